@@ -1,0 +1,1 @@
+"""The `perrecbench` command: one module per command group, registered in main.py."""

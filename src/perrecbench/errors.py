@@ -1,0 +1,33 @@
+"""One exception family, so the CLI can print user errors without a traceback."""
+
+from __future__ import annotations
+
+
+class PerRecBenchError(Exception):
+    """Base class for errors a user can fix; the CLI prints them and exits with `exit_code`."""
+
+    exit_code = 1
+
+
+class InputDataError(PerRecBenchError):
+    """An input file is missing, unreadable, or has no usable rows."""
+
+    exit_code = 2
+
+
+class ConfigError(PerRecBenchError):
+    """Bad option values or an inconsistent combination of them."""
+
+    exit_code = 3
+
+
+class BenchmarkError(PerRecBenchError):
+    """A benchmark or run directory is missing files or does not match."""
+
+    exit_code = 4
+
+
+class ModelError(PerRecBenchError):
+    """A model backend cannot be created or used (missing SDK, missing key...)."""
+
+    exit_code = 5

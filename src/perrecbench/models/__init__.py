@@ -1,0 +1,1 @@
+"""Recommenders: classic baselines and LLM backends behind one contract (see base.py)."""

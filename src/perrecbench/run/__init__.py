@@ -1,0 +1,1 @@
+"""Running recommenders over a benchmark: ranking strategies, the runner, run directories."""
