@@ -1,0 +1,1 @@
+"""Model input: retrieval, prompt sets (own default and the authors' official templates), parsing."""
