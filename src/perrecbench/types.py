@@ -22,6 +22,17 @@ class Member:
     history_len: int  # number of the user's reviews strictly before `timestamp`
     timestamp: int  # when this user reviewed the query item (ms)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "rating": self.rating,
+            "relative_rating": self.relative_rating,
+            "avg_rating": self.avg_rating,
+            "most_common_rating": self.most_common_rating,
+            "history_len": self.history_len,
+            "timestamp": self.timestamp,
+        }
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Member:
         return cls(
@@ -58,9 +69,15 @@ class Question:
         return sorted(range(self.n), key=lambda i: -self.users[i].relative_rating)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["users"] = [asdict(m) for m in self.users]
-        return d
+        # hand-written: dataclasses.asdict deep-copies and dominates build time
+        return {
+            "id": self.id,
+            "level": self.level,
+            "split": self.split,
+            "item_id": self.item_id,
+            "query_time": self.query_time,
+            "users": [m.to_dict() for m in self.users],
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Question:

@@ -1,9 +1,154 @@
-"""Commands of this group (filled in by its owner)."""
+"""`perrecbench build`: raw data -> benchmark directory."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+from ..errors import ConfigError
+from .progress import console, stage_progress
+
+SOURCES = ("synthetic", "amazon2023", "movielens", "table", "release")
+
+
+def _parse_gaps(text: str) -> dict[str, float]:
+    """'1.0,0.75,0.5' or 'easy=1,medium=0.75,hard=0.5'."""
+    from ..build.params import DEFAULT_MIN_GAP
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        if all("=" in p for p in parts):
+            gaps = dict(DEFAULT_MIN_GAP)
+            gaps.update({k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)})
+            return gaps
+        if len(parts) == 1:
+            return {lv: float(parts[0]) for lv in DEFAULT_MIN_GAP}
+        if len(parts) == 3:
+            return dict(zip(DEFAULT_MIN_GAP, map(float, parts)))
+    except ValueError as exc:
+        raise ConfigError(f"--min-gap: {exc}") from exc
+    raise ConfigError("--min-gap takes one number, three numbers (easy,medium,hard) or level=gap pairs")
+
+
+def _options(pairs: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for p in pairs:
+        if "=" not in p:
+            raise ConfigError(f"--option expects key=value, got {p!r}")
+        k, v = p.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except ValueError:
+            out[k.strip()] = v
+    return out
+
+
+def build(
+    source: str = typer.Option("synthetic", help=f"one of {', '.join(SOURCES)}"),
+    input: list[Path] = typer.Option([], "--input", "-i", help="review file(s) or folder (repeatable)"),
+    meta: list[Path] = typer.Option([], "--meta", help="item metadata file(s) (repeatable)"),
+    out: Path = typer.Option(..., "--out", "-o", help="benchmark directory to write"),
+    seed: int = typer.Option(0, help="seed for grouping, member order and splits"),
+    min_history: int = typer.Option(16, help="earlier reviews a user needs"),
+    window_days: float = typer.Option(365.0, help="members' review times fit in one window"),
+    min_gap: str = typer.Option("1.0,0.75,0.5", help="min relative-rating gap easy,medium,hard"),
+    n_items: int = typer.Option(200, help="test items per level"),
+    n_heldout: int = typer.Option(100, help="held-out (few-shot pool) items per level"),
+    max_train: Optional[int] = typer.Option(None, help="cap on train items per level"),
+    user_mean: str = typer.Option("history", help="history (leak-free) or all (as released)"),
+    levels: str = typer.Option("easy,medium,hard", help="levels to build"),
+    memory_limit: str = typer.Option("2GB", help="DuckDB memory limit (spills beyond it)"),
+    option: list[str] = typer.Option([], "--option", help="source option key=value (repeatable)"),
+    hub_category: list[str] = typer.Option(
+        [], "--hub-category", help="amazon2023: download this category from the Hugging Face hub"),
+    progress: bool = typer.Option(True, help="show progress"),
+) -> None:
+    """Build a benchmark (SPEC 2.3) from real or synthetic reviews."""
+    from .. import LEVELS
+    from ..build.params import BuildParams
+
+    if source not in SOURCES:
+        raise ConfigError(f"unknown --source {source!r}; choose from {', '.join(SOURCES)}")
+    level_list = tuple(lv.strip() for lv in levels.split(",") if lv.strip())
+    bad = [lv for lv in level_list if lv not in LEVELS]
+    if bad:
+        raise ConfigError(f"unknown level(s) {bad}; choose from {', '.join(LEVELS)}")
+    start = time.monotonic()
+    if source == "release":
+        from ..data.release import import_release
+
+        if len(input) != 1:
+            raise ConfigError("--source release takes one --input: the release's data folder")
+        import_release(input[0], out)
+        console.print(f"[green]imported[/green] the authors' release into {out}")
+        return
+    params = BuildParams(
+        seed=seed, min_history=min_history, window_days=window_days, min_gap=_parse_gaps(min_gap),
+        n_items=n_items, n_heldout=n_heldout, max_train=max_train, user_mean=user_mean,
+        levels=level_list,
+    )
+    manifest = build_from_source(
+        source, list(input), list(meta), out, params, _options(option), list(hub_category),
+        memory_limit=memory_limit, show_progress=progress,
+    )
+    elapsed = time.monotonic() - start
+    counts = manifest["counts"]["questions"]
+    summary = ", ".join(
+        f"{split}: " + "/".join(str(counts[split].get(lv, 0)) for lv in level_list)
+        for split in ("test", "heldout", "train")
+    )
+    console.print(f"[green]built[/green] {out} in {elapsed:.1f}s — questions per level ({'/'.join(level_list)}): {summary}")
+    short = [lv for lv in level_list if counts["test"].get(lv, 0) < n_items]
+    if short:
+        console.print(f"[yellow]warning[/yellow]: fewer than {n_items} test items for {', '.join(short)}; "
+                      "the data is too sparse for these thresholds (see manifest.json counts)")
+
+
+def build_from_source(
+    source: str,
+    inputs: list[Path],
+    meta: list[Path],
+    out: Path,
+    params,
+    options: dict[str, object],
+    hub_categories: list[str] | None = None,
+    memory_limit: str | None = "2GB",
+    show_progress: bool = True,
+) -> dict:
+    """Load a source into DuckDB and build; shared by `build` and `demo`."""
+    import duckdb
+
+    from ..build.builder import build_benchmark
+    from ..data.sources import load_source
+
+    if source == "amazon2023" and hub_categories:
+        from ..data.hub import download_amazon
+
+        cache = Path(str(options.get("hub_cache", out.parent / "hub-cache")))
+        for cat in hub_categories:
+            inputs.append(download_amazon(cat, cache, kind="review"))
+            meta.append(download_amazon(cat, cache, kind="meta"))
+    if source not in ("synthetic",) and not inputs:
+        raise ConfigError(f"--source {source} needs --input")
+    con = duckdb.connect()
+    try:
+        with stage_progress(show_progress) as cb:
+            cb(f"reading {source} data", 0, 1)
+            report = load_source(con, source, inputs, meta or None, options)
+            if hasattr(report, "summary"):
+                console.print(report.summary())
+            return build_benchmark(
+                con, params, out,
+                inputs={"source": source, **(report.to_dict() if hasattr(report, "to_dict") else {})},
+                name=out.name, progress=cb, memory_limit=memory_limit,
+            )
+    finally:
+        con.close()
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    app.command("build")(build)
