@@ -1,9 +1,249 @@
-"""Commands of this group (filled in by its owner)."""
+"""`render`, `show`, `profiles`: look at model input, and build user profiles."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
 import typer
+
+from .. import LEVELS, METHODS, SPLITS
+from ..errors import ConfigError, InputDataError, ModelError
+from ..prompts.components import Components, Message, PromptOptions
+
+PROMPT_SETS = "default, official (needs --templates), official-sample-run"
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("render")(render)
+    app.command("show")(show)
+    app.command("profiles")(profiles)
+
+
+# ---------------------------------------------------------------------------- render
+
+def render(
+    method: str = typer.Option(..., "--method", help="point, pair or list"),
+    components: str = typer.Option(
+        ..., "--components", help='Components JSON file, or JSON Lines (one object per line); "-" = stdin'
+    ),
+    prompt_set: str = typer.Option("default", "--prompt-set", help=PROMPT_SETS),
+    templates: Path | None = typer.Option(None, "--templates", help="the authors' code/ folder"),
+    cot: bool = typer.Option(False, "--cot", help="reason first, answer on the last line"),
+    rel_rating: bool = typer.Option(False, "--rel-rating", help="history ratings are relative"),
+    no_profile: bool = typer.Option(False, "--no-profile", help="leave out profile and rating statistics"),
+) -> None:
+    """Print the chat messages for Components: a JSON list of {role, content}.
+
+    JSON Lines input gives JSON Lines output, one message list per input line, in order.
+    """
+    _check_method(method)
+    from ..prompts.registry import get_prompt_set
+
+    pset = get_prompt_set(prompt_set, templates)
+    source = "<stdin>" if components == "-" else components
+    text = sys.stdin.read() if components == "-" else _read(Path(components))
+    items, is_lines = read_components(text, source)
+    options = PromptOptions(cot=cot, rel_rating=rel_rating, use_profile=not no_profile)
+    for comps in items:
+        msgs = _as_dicts(pset.render(method, comps, options))
+        typer.echo(json.dumps(msgs, ensure_ascii=False) if is_lines else json.dumps(msgs, indent=2, ensure_ascii=False))
+
+
+def read_components(text: str, source: str) -> tuple[list[Components], bool]:
+    """One JSON document, or JSON Lines when there are several lines and the first is
+    complete JSON by itself. Returns (components, is_json_lines)."""
+    lines = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    if not lines:
+        raise InputDataError(f"{source}: no components (empty input)")
+    if len(lines) > 1 and _is_json(lines[0][1]):
+        return [_components(_loads(ln, source, i), source, i) for i, ln in lines], True
+    return [_components(_loads(text, source, None), source, None)], False
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
+def _loads(text: str, source: str, lineno: int | None):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = lineno if lineno is not None else exc.lineno
+        raise InputDataError(f"{source}:{where}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
+
+
+def _components(obj, source: str, lineno: int | None) -> Components:
+    where = f"{source}:{lineno}" if lineno is not None else source
+    if not isinstance(obj, dict):
+        raise InputDataError(f"{where}: expected a JSON object with \"users\" and \"query\"")
+    try:
+        return Components.from_dict(obj)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputDataError(
+            f"{where}: not a components object ({type(exc).__name__}: {exc}); expected "
+            '{"users": [{"history": [{"title", "author", "rating"}], ...}], "query": {"title"}}'
+        ) from exc
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"cannot read {path}: {exc}") from exc
+
+
+def _as_dicts(msgs: list[Message]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in msgs]
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+# ---------------------------------------------------------------------------- show
+
+def show(
+    bench: Path = typer.Option(..., "--bench", help="benchmark directory"),
+    qid: str = typer.Option(..., "--id", help="question id"),
+    method: str = typer.Option("list", "--method", help="point, pair or list"),
+    k: int = typer.Option(4, "--k", help="history items per user (BM25 top-k)"),
+    prompt_set: str = typer.Option("default", "--prompt-set", help=PROMPT_SETS),
+    templates: Path | None = typer.Option(None, "--templates", help="the authors' code/ folder"),
+    profiles_label: str | None = typer.Option(None, "--profiles", help="profile label under BENCH/profiles"),
+    cot: bool = typer.Option(False, "--cot"),
+    rel_rating: bool = typer.Option(False, "--rel-rating"),
+    no_profile: bool = typer.Option(False, "--no-profile"),
+) -> None:
+    """Show a question (members, truth) and the prompt a model would get for it.
+
+    Pointwise shows one prompt per member; pairwise the first pair (User1 as A, User2
+    as B; runs ask each compared pair in both orders). The official set shows the
+    profile block only with --profiles.
+    """
+    _check_method(method)
+    from ..bench import Benchmark
+    from ..prompts.profiles import load_profiles
+    from ..prompts.registry import get_prompt_set
+    from ..prompts.retrieval import components_for
+
+    b = Benchmark(bench)
+    pset = get_prompt_set(prompt_set, templates)
+    q = b.question(qid)
+    ctx = b.context
+    item = ctx.item(q.item_id)
+    profs = load_profiles(b, profiles_label) if profiles_label else None
+    use_profile = not no_profile and (profs is not None or prompt_set == "default")
+    typer.echo(f"question {q.id}  ({q.split}, {q.level}, {q.n} users)")
+    typer.echo(f"item     {q.item_id}: {item.title}" + (f" by {item.author}" if item.author else ""))
+    typer.echo(f"{'':4}{'user_id':<24}{'rating':>7}{'average':>9}{'relative':>10}{'history':>9}")
+    for i, m in enumerate(q.users, 1):
+        typer.echo(f"User{i:<2}{m.user_id:<24}{m.rating:>7.1f}{m.avg_rating:>9.2f}{m.relative_rating:>+10.2f}{m.history_len:>9}")
+    typer.echo("truth    " + " > ".join(f"User{i + 1}" for i in q.true_order()))
+    calls = {"point": [[i] for i in range(q.n)], "pair": [[0, 1]], "list": [list(range(q.n))]}[method]
+    options = PromptOptions(cot=cot, rel_rating=rel_rating, use_profile=use_profile)
+    for users in calls:
+        comps = components_for(q, ctx, users, k, profs, rel_rating)
+        typer.echo("\n" + "=" * 30 + f" {method} prompt: " + ", ".join(f"User{i + 1}" for i in users) + " " + "=" * 30)
+        for msg in pset.render(method, comps, options):
+            typer.echo(f"--- {msg.role} ---\n{msg.content}")
+
+
+# ---------------------------------------------------------------------------- profiles
+
+def profiles(
+    bench: Path = typer.Option(..., "--bench", help="benchmark directory"),
+    model: str | None = typer.Option(None, "--model", help="openai/<model> or anthropic/<model>"),
+    offline: bool = typer.Option(False, "--offline", help="statistics of the history, no model"),
+    split: str = typer.Option("test", "--split", help=", ".join(SPLITS)),
+    levels: str | None = typer.Option(None, "--levels", help="comma-separated; default: all present"),
+    label: str | None = typer.Option(None, "--label", help="file name under BENCH/profiles (default from model)"),
+    templates: Path | None = typer.Option(None, "--templates", help="use the release's profile prompt"),
+    max_concurrency: int = typer.Option(4, "--max-concurrency"),
+    max_history: int = typer.Option(50, "--max-history", help="latest earlier reviews shown to the model"),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server (vLLM, llama.cpp)"),
+) -> None:
+    """Build user profiles for every member of the chosen questions (cached; reruns resume)."""
+    from ..bench import Benchmark
+    from ..prompts import profiles as prof
+
+    b = Benchmark(bench)
+    lvls = _levels(levels)
+    if offline == (model is not None):
+        raise ConfigError("give either --offline or --model MODEL")
+    if offline:
+        label = label or prof.OFFLINE
+        made = prof.offline_profiles(b, split, lvls)
+        path = prof.profile_path(b, label)
+        old = prof.load_profiles(b, label) if path.exists() else {}
+        prof.save_profiles(b, label, {**old, **made})
+        typer.echo(f"{len(made)} offline profiles -> {path}")
+        return
+    label = label or re.sub(r"[^\w.-]+", "--", model)
+    generate, close = _llm_generate(model, base_url)
+
+    async def run() -> prof.ProfileReport:
+        try:
+            return await prof.generate_profiles(
+                b, generate, label, split, lvls, max_concurrency, templates, max_history
+            )
+        finally:
+            await close()
+
+    report = asyncio.run(run())
+    typer.echo(
+        f"profiles {label}: {report.generated} new, {report.reused} cached, "
+        f"{report.no_history} without history, {report.failed} failed -> {report.path}"
+    )
+    for err in report.errors:
+        typer.secho(f"  {err}", fg="yellow", err=True)
+    if report.failed:
+        typer.secho("run the same command again to retry the failed ones", fg="yellow", err=True)
+
+
+def _levels(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    out = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in out if t not in LEVELS]
+    if bad:
+        raise ConfigError(f"unknown level(s) {bad}; choose from {', '.join(LEVELS)}")
+    return out
+
+
+def _llm_generate(
+    model: str, base_url: str | None
+) -> tuple[Callable[[list[Message]], Awaitable[str]], Callable[[], Awaitable[None]]]:
+    """(`generate(messages) -> text`, `close()`) through the project's LLM client, which
+    owns caching, retries and rate limits."""
+    backend, sep, name = model.partition("/")
+    if not sep or not name:
+        raise ConfigError(f"--model {model!r}: use openai/<model> or anthropic/<model>")
+    try:
+        from ..models.llm.cache import ResponseCache
+        from ..models.llm.client import LLMClient
+        from ..models.llm.config import GenerateConfig
+        from ..models.llm.providers import create_provider
+    except ImportError as exc:  # pragma: no cover - the client ships with the package
+        raise ModelError(f"LLM profiles need perrecbench.models.llm ({exc})") from exc
+    api = create_provider(backend, name, [base_url] if base_url else None)
+    check = getattr(api, "check", None)
+    if check is not None:
+        check()  # missing SDK or key: fail now, not once per user
+    client = LLMClient(api, cache=ResponseCache())
+    config = GenerateConfig(temperature=0.1, top_p=1.0, max_tokens=600, timeout=120.0)
+
+    async def generate(messages: list[Message]) -> str:
+        return (await client.generate(messages, config, tags={"task": "profile"})).text
+
+    return generate, client.aclose
