@@ -1,0 +1,185 @@
+"""Scorer: alignment, failure policies, same denominator, extra metrics, averages, pairing."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import pytest
+from scoring_helpers import failed, make_bench, make_run, ordered, pointwise, question
+
+from perrecbench.errors import BenchmarkError, ConfigError
+from perrecbench.score import scorer
+
+# medium questions; member order is not the true order
+Q1 = question("medium", "i1", [0.5, 1.5, -1.0])  # true order [1, 0, 2]
+Q2 = question("medium", "i2", [-1.0, 0.0, 1.0])  # true order [2, 1, 0]
+Q3 = question("medium", "i3", [1.0, -1.0, 0.0])  # true order [0, 2, 1]
+
+
+@pytest.fixture
+def bench(tmp_path):
+    return make_bench(tmp_path / "bench", {"medium": [Q1, Q2, Q3]})
+
+
+def rows_by_metric(rows):
+    return {(r.level, r.metric): r for r in rows}
+
+
+def test_failed_counts_zero_in_tau_b_and_is_skipped_in_official(bench, tmp_path):
+    run = make_run(
+        tmp_path / "a",
+        bench,
+        "model-a",
+        "list",
+        {"medium": [ordered(Q1.id, [1, 0, 2]), failed(Q2.id)]},
+    )
+    loaded = scorer.load_run(run)
+    tau = rows_by_metric(scorer.score_run(loaded, "tau-b"))[("medium", "tau-b")]
+    assert tau.score == pytest.approx(1 / 3)  # (1 + 0 failed + 0 missing) / 3
+    assert (tau.n_questions, tau.n_failed, tau.n_missing, tau.n_scored) == (3, 1, 1, 3)
+    assert tau.failure_policy == "failed=0"
+    off = rows_by_metric(scorer.score_run(loaded, "official-v1"))[("medium", "official-v1")]
+    assert off.score == pytest.approx(1.0)
+    assert (off.n_questions, off.n_failed, off.n_missing, off.n_scored) == (3, 1, 1, 1)
+    assert off.failure_policy == "failed=skipped"
+
+
+def test_same_denominator_for_every_model(bench, tmp_path):
+    a = make_run(tmp_path / "a", bench, "a", "list", {"medium": [ordered(Q1.id, [1, 0, 2])]})
+    b = make_run(
+        tmp_path / "b",
+        bench,
+        "b",
+        "list",
+        {
+            "medium": [
+                ordered(Q1.id, [1, 0, 2]),
+                ordered(Q2.id, [2, 1, 0]),
+                ordered(Q3.id, [0, 2, 1]),
+            ]
+        },
+    )
+    rows = scorer.score_runs(scorer.load_runs([a, b]), "tau-b", n_resamples=200)
+    taus = {r.model: r for r in rows if r.metric == "tau-b"}
+    assert taus["a"].n_questions == taus["b"].n_questions == 3
+    assert taus["a"].score == pytest.approx(1 / 3)
+    assert taus["b"].score == pytest.approx(1.0)
+    assert taus["b"].ci_low == taus["b"].ci_high == 1.0
+
+
+def test_tau_b_and_official_differ_on_three_users(tmp_path):
+    q = question("medium", "x", [1.0, -1.0, 0.0])  # ids best first: [1, 3, 2]
+    bench = make_bench(tmp_path / "bench", {"medium": [q]})
+    run = scorer.load_run(
+        make_run(tmp_path / "r", bench, "m", "pair", {"medium": [ordered(q.id, [2, 0, 1])]})
+    )
+    tau = rows_by_metric(scorer.score_run(run, "tau-b"))[("medium", "tau-b")]
+    off = rows_by_metric(scorer.score_run(run, "official-v1"))[("medium", "official-v1")]
+    assert tau.score == pytest.approx(1 / 3)  # SPEC 5 example: [3,1,2] vs [1,3,2]
+    assert off.score == pytest.approx(-1.0)
+
+
+def test_exact_and_pair_accuracy_rows(bench, tmp_path):
+    run = make_run(
+        tmp_path / "r",
+        bench,
+        "m",
+        "list",
+        {"medium": [ordered(Q1.id, [1, 0, 2]), ordered(Q2.id, [2, 0, 1])]},
+    )
+    rows = rows_by_metric(scorer.score_run(scorer.load_run(run), n_resamples=100))
+    assert rows[("medium", "exact")].score == pytest.approx(1 / 3)
+    # Q1 3/3 pairs, Q2 2/3 pairs, Q3 missing = 0
+    assert rows[("medium", "pair_acc")].score == pytest.approx((1 + 2 / 3 + 0) / 3)
+    assert ("medium", "mae") not in rows  # not a pointwise run
+
+
+def test_pointwise_rows(tmp_path):
+    q1 = question("easy", "p1", [1.0, -0.5], avgs=[3.0, 4.0])  # true ratings 4.0, 3.5
+    q2 = question("easy", "p2", [-1.0, 0.5], avgs=[3.5, 2.5])  # true ratings 2.5, 3.0
+    bench = make_bench(tmp_path / "bench", {"easy": [q1, q2]})
+    preds = [pointwise(q1, [5.0, 3.0]), pointwise(q2, [3.0, 3.0])]
+    run = scorer.load_run(make_run(tmp_path / "r", bench, "m", "point", {"easy": preds}))
+    rows = rows_by_metric(scorer.score_run(run, n_resamples=200))
+    errors = [1.0, -0.5, 0.5, 0.0]
+    assert rows[("easy", "mae")].score == pytest.approx(sum(abs(e) for e in errors) / 4)
+    assert rows[("easy", "rmse")].score == pytest.approx(math.sqrt(sum(e * e for e in errors) / 4))
+    pred_rel, true_rel = [2.0, -1.0, -0.5, 0.5], [1.0, -0.5, -1.0, 0.5]
+    from scipy.stats import pearsonr
+
+    assert rows[("easy", "pearson")].score == pytest.approx(pearsonr(pred_rel, true_rel).statistic)
+    assert rows[("easy", "pearson")].ci_low <= rows[("easy", "pearson")].ci_high
+    assert rows[("easy", "mae")].failure_policy == "failed=excluded"
+    # tau from predicted relative ratings: q1 right, q2 right (-0.5 < 0.5)
+    assert rows[("easy", "tau-b")].score == pytest.approx(1.0)
+    official = scorer.score_run(run, "official-v1", n_resamples=50, extra=False)
+    assert [r.score for r in official] == [1.0]
+
+
+def test_pointwise_tie_is_zero_in_tau_b_but_broken_by_argsort_in_official(tmp_path):
+    q = question("easy", "t", [-1.0, 1.0])  # true ids best first: [2, 1]
+    bench = make_bench(tmp_path / "bench", {"easy": [q]})
+    run = scorer.load_run(
+        make_run(tmp_path / "r", bench, "m", "point", {"easy": [pointwise(q, [4.0, 4.0])]})
+    )
+    assert rows_by_metric(scorer.score_run(run, "tau-b"))[("easy", "tau-b")].score == 0.0
+    assert rows_by_metric(scorer.score_run(run, "tau-b"))[("easy", "exact")].score == 0.0
+    # argsort([0, 0]) reversed -> ids [2, 1]: the release counts the tie as a correct answer
+    assert (
+        rows_by_metric(scorer.score_run(run, "official-v1"))[("easy", "official-v1")].score == 1.0
+    )
+
+
+def test_invalid_order_counts_as_failed(bench, tmp_path):
+    run = make_run(tmp_path / "r", bench, "m", "list", {"medium": [ordered(Q1.id, [0, 0, 1])]})
+    tau = rows_by_metric(scorer.score_run(scorer.load_run(run)))[("medium", "tau-b")]
+    assert tau.n_failed == 1 and tau.n_missing == 2 and tau.score == 0.0
+
+
+def test_cell_averages_flag_incomplete(bench, tmp_path):
+    rows = [
+        scorer.ScoreRow("m", meth, lv, "tau-b", 0.1 * i, 0, 0, 1, 0, 0, 1, "failed=0", "r")
+        for i, (lv, meth) in enumerate(
+            (lv, meth) for lv in ("easy", "medium", "hard") for meth in ("point", "pair", "list")
+        )
+    ]
+    (avg,) = scorer.cell_averages(rows, "tau-b")
+    assert avg.complete and avg.n_cells == 9 and avg.score == pytest.approx(0.4)
+    (part,) = scorer.cell_averages(rows[:2], "tau-b")
+    assert not part.complete and part.n_cells == 2 and part.score == pytest.approx(0.05)
+
+
+def test_compare_runs(bench, tmp_path):
+    good = {
+        "medium": [ordered(Q1.id, [1, 0, 2]), ordered(Q2.id, [2, 1, 0]), ordered(Q3.id, [0, 2, 1])]
+    }
+    bad = {
+        "medium": [ordered(Q1.id, [2, 0, 1]), ordered(Q2.id, [0, 1, 2]), ordered(Q3.id, [1, 2, 0])]
+    }
+    a = scorer.load_run(make_run(tmp_path / "a", bench, "a", "list", good))
+    b = scorer.load_run(make_run(tmp_path / "b", bench, "b", "list", bad))
+    (same,) = scorer.compare_runs(a, a)
+    assert same.diff == 0.0 and same.p_value == 1.0 and same.n == 3
+    (diff,) = scorer.compare_runs(a, b, n_resamples=200)
+    assert diff.diff == pytest.approx(diff.score_a - diff.score_b)
+    assert diff.diff > 1.0 and diff.exact_p
+    assert diff.p_value == pytest.approx(2 / 8)  # 3 positive differences, exact enumeration
+
+
+def test_fingerprint_mismatch_and_missing_bench(bench, tmp_path):
+    run = make_run(tmp_path / "r", bench, "m", "list", {"medium": [ordered(Q1.id, [1, 0, 2])]})
+    other = make_bench(tmp_path / "other", {"medium": [Q1]}, name="other")
+    with pytest.raises(BenchmarkError, match="different benchmark"):
+        scorer.load_run(run, other)
+    moved = tmp_path / "moved"
+    shutil.move(str(bench), moved)
+    with pytest.raises(BenchmarkError, match="--bench"):
+        scorer.load_run(run)
+    assert scorer.load_run(run, moved).levels == [
+        "medium"
+    ]  # same manifest bytes -> same fingerprint
+    with pytest.raises(ConfigError):
+        scorer.score_run(scorer.load_run(run, moved), "kendall")
+    with pytest.raises(BenchmarkError):
+        scorer.load_run(tmp_path / "nope")
