@@ -1,0 +1,1 @@
+"""Reports: the leaderboard (terminal, Markdown, CSV) and the published reference rows."""
