@@ -1,0 +1,301 @@
+"""The authors' layout both ways, and their prediction files scored by both metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import shared_path
+from scipy.stats import kendalltau
+from scoring_helpers import write_release
+
+from perrecbench import LEVELS
+from perrecbench.bench import Benchmark
+from perrecbench.data import release
+from perrecbench.errors import ConfigError, InputDataError
+from perrecbench.run.rundir import RunDir
+from perrecbench.score import scorer
+
+OUTPUTS = ("reference", "official-samples", "outputs")
+FILE_METHOD = {"point": "point", "pair": "pair", "group": "list"}
+
+
+@pytest.fixture(scope="module")
+def small_release(tmp_path_factory):
+    root = tmp_path_factory.mktemp("release")
+    write_release(root, ["A1", "A2", "A3", "A4"], seed=3)
+    return root
+
+
+@pytest.fixture(scope="module")
+def small_bench(small_release, tmp_path_factory):
+    out = tmp_path_factory.mktemp("benches") / "small"
+    release.import_release(small_release / "data", out)
+    return out
+
+
+def test_import_questions_follow_first_group(small_release, small_bench):
+    folder = small_release / "data" / "Books" / "Books-processed"
+    bench = Benchmark(small_bench)
+    for level in LEVELS:
+        groups = json.loads((folder / f"item2group_avg_diff_sample-{level}.json").read_text())
+        qs = {q.item_id: q for q in bench.questions("test", level)}
+        assert sorted(qs) == sorted(groups)
+        for asin, gs in groups.items():
+            q = qs[asin]
+            assert q.id == f"{level}-{asin}" and q.split == "test"
+            assert [u.user_id for u in q.users] == [
+                m["user_id"] for m in gs[0]
+            ]  # first group, order kept
+            assert [u.relative_rating for u in q.users] == [m["relative_rating"] for m in gs[0]]
+            assert [u.avg_rating for u in q.users] == [m["avg_rating"] for m in gs[0]]
+            assert [u.history_len for u in q.users] == [m["history_len"] for m in gs[0]]
+        assert len(bench.questions("heldout", level)) == 3
+    assert bench.manifest["source"] == "authors-release"
+    assert bench.manifest["params"]["user_mean"] == "all"
+    assert bench.manifest["params"]["timestamps"] == "synthesized"
+    assert bench.manifest["counts"]["history_len_mismatches"] == 0
+
+
+def test_synthesized_timestamps_put_history_len_entries_before(small_release, small_bench):
+    folder = small_release / "data" / "Books" / "Books-processed"
+    history = json.loads((folder / "userid2history.json").read_text())
+    bench = Benchmark(small_bench)
+    ctx = bench.context
+    for level in LEVELS:
+        for q in bench.questions("test", level):
+            assert q.query_time == min(u.timestamp for u in q.users)
+            for u in q.users:
+                past = ctx.history(u.user_id, before=u.timestamp)
+                assert len(past) == u.history_len
+                assert [r.item_id for r in past] == [
+                    e["parent_asin"] for e in history[u.user_id][: u.history_len]
+                ]
+                ratings = [e["rating"] for e in history[u.user_id][: u.history_len]]
+                # most frequent of the earlier ratings, ties to the first seen
+                best = (
+                    max(ratings, key=lambda r: (ratings.count(r), -ratings.index(r)))
+                    if ratings
+                    else None
+                )
+                expected = u.avg_rating if best is None else best
+                assert u.most_common_rating == expected
+                # the query review itself is context at the member's time
+                assert any(
+                    r.item_id == q.item_id and r.timestamp == u.timestamp
+                    for r in ctx.item_ratings(q.item_id, u.timestamp + 1)
+                )
+
+
+def test_items_and_profiles(small_bench):
+    bench = Benchmark(small_bench)
+    item = bench.context.item("A1")
+    assert item.title == "Query item A1" and item.author == "Q. Author" and item.category == "Books"
+    profiles = json.loads((small_bench / "profiles" / "release.json").read_text())
+    assert profiles and all(v.startswith("Profile of ") for v in profiles.values())
+
+
+def test_accepts_processed_folder_and_root(small_release, tmp_path):
+    folder = small_release / "data" / "Books" / "Books-processed"
+    assert release.find_release_folders(folder) == {"Books": folder}
+    assert release.find_release_folders(small_release) == {"Books": folder}
+    assert release.find_release_folders(small_release / "data" / "Books") == {"Books": folder}
+    with pytest.raises(InputDataError, match="Electronics"):
+        release.find_release_folders(small_release, ["Electronics"])
+    with pytest.raises(InputDataError, match="no <cat>-processed"):
+        release.find_release_folders(tmp_path)
+
+
+def test_bad_files_raise_input_data_error_with_path(tmp_path):
+    folder = write_release(tmp_path / "r1", ["A1"], heldout=0)
+    (folder / "userid2history.json").unlink()
+    with pytest.raises(InputDataError, match="userid2history.json"):
+        release.import_release(folder, tmp_path / "out")
+    folder = write_release(tmp_path / "r2", ["A1"], heldout=0)
+    (folder / "item2group_avg_diff_sample-easy.json").write_text('{"A1": [[{"user_id": 1,}]]}')
+    with pytest.raises(InputDataError, match=r"item2group_avg_diff_sample-easy.json:1"):
+        release.import_release(folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_members_are_skipped_and_counted(tmp_path):
+    folder = write_release(tmp_path / "r", ["A1", "A2"], heldout=0)
+    path = folder / "item2group_avg_diff_sample-hard.json"
+    groups = json.loads(path.read_text())
+    del groups["A2"][0][1]["relative_rating"]
+    path.write_text(json.dumps(groups))
+    rep = release.import_release(folder, tmp_path / "out")
+    assert rep.questions["test"] == {"easy": 2, "medium": 2, "hard": 1}
+    assert any("relative_rating" in reason for reason in rep.skipped)
+    assert rep.skipped["extra groups ignored (first group counts)"] == 6
+
+
+def test_refuses_to_overwrite_a_foreign_directory(small_release, tmp_path):
+    (tmp_path / "notabench").mkdir()
+    (tmp_path / "notabench" / "keep.txt").write_text("x")
+    with pytest.raises(ConfigError):
+        release.import_release(small_release, tmp_path / "notabench")
+
+
+def test_export_then_import_round_trip(small_bench, tmp_path):
+    folder = release.export_release(small_bench, tmp_path / "data")
+    assert folder == tmp_path / "data" / "small" / "small-processed"
+    groups = json.loads((folder / "item2group_avg_diff_sample-medium.json").read_text())
+    assert all(len(gs) == 1 and len(gs[0]) == 3 for gs in groups.values())
+    items = json.loads((folder / "parentasin2item.json").read_text())
+    assert items["A1"]["author"] == {"name": "Q. Author"}
+    history = json.loads((folder / "userid2history.json").read_text())
+    some = next(iter(history.values()))
+    assert {"parent_asin", "rating", "timestamp", "relative_rating"} <= set(some[0])
+    assert sum(e["relative_rating"] for e in some) == pytest.approx(0.0)
+    back = tmp_path / "back"
+    rep = release.import_release(tmp_path / "data", back)
+    assert rep.users_synthesized_time == 0 and rep.history_len_mismatches == 0
+    a, b = Benchmark(small_bench), Benchmark(back)
+    for split in ("test", "heldout"):
+        for level in LEVELS:
+            assert a.questions(split, level) == b.questions(split, level)
+    assert json.loads((back / "profiles" / "release.json").read_text()) == json.loads(
+        (small_bench / "profiles" / "release.json").read_text()
+    )
+    assert b.context.item("A2") == a.context.item("A2")
+
+
+def _write(path, data):
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_prediction_file_failures_missing_and_unknown(small_bench, tmp_path):
+    bench = Benchmark(small_bench)
+    qs = {q.item_id: q for q in bench.questions("test", "medium")}
+    pred = _write(
+        tmp_path / "m_medium_group_0.json",
+        {
+            "A1": [[[2, 1, 3]]],
+            "A2": ["format_not_correct"],
+            "A3": [[[1, 1, 2]]],
+            "ZZZ": [[[1, 2, 3]]],
+        },
+    )
+    rep = release.import_release_results(
+        small_bench, pred, "group", "medium", "m", tmp_path / "run"
+    )
+    assert (rep.written, rep.failed, rep.unknown_items, rep.missing) == (3, 2, 1, 1)
+    assert rep.failures == {"format_not_correct": 1, "invalid_ranking": 1}
+    recs = {
+        r.prediction.question_id: r.prediction for r in RunDir(tmp_path / "run").read_predictions()
+    }
+    assert recs["medium-A1"].order == [1, 0, 2]
+    assert recs["medium-A2"].failure == "format_not_correct"
+    run = scorer.load_run(tmp_path / "run")
+    assert run.method == "list" and run.manifest["bench_fingerprint"]
+    tau = next(r for r in scorer.score_run(run, n_resamples=50) if r.metric == "tau-b")
+    assert (tau.n_questions, tau.n_failed, tau.n_missing) == (4, 2, 1)
+    true_scores = qs["A1"].true_scores()
+    from perrecbench.score.metrics import tau_b_order
+
+    assert tau.score == pytest.approx(tau_b_order([1, 0, 2], true_scores) / 4)
+
+    point = _write(
+        tmp_path / "p.json",
+        {"A1": [[4, "format_not_correct", 3]], "A2": [[4, 5]], "A3": [[5, 4, 1]]},
+    )
+    rep = release.import_release_results(
+        small_bench, point, "point", "medium", "m", tmp_path / "prun"
+    )
+    assert rep.failures == {"format_not_correct": 1, "wrong_length": 1}
+    recs = {
+        r.prediction.question_id: r.prediction for r in RunDir(tmp_path / "prun").read_predictions()
+    }
+    q3 = qs["A3"]
+    assert recs["medium-A3"].ratings == [5.0, 4.0, 1.0]
+    assert recs["medium-A3"].scores == pytest.approx(
+        [r - m.avg_rating for r, m in zip([5, 4, 1], q3.users, strict=True)]
+    )
+
+
+def test_levels_merge_into_one_run_and_reimport_replaces(small_bench, tmp_path):
+    out = tmp_path / "run"
+    easy = _write(tmp_path / "e.json", {"A1": [[[1, 2]]], "A2": [[[2, 1]]]})
+    hard = _write(tmp_path / "h.json", {"A1": [[[1, 2, 3, 4]]]})
+    release.import_release_results(small_bench, easy, "pair", "easy", "m", out)
+    release.import_release_results(small_bench, hard, "pair", "hard", "m", out)
+    release.import_release_results(small_bench, easy, "pair", "easy", "m", out)
+    rd = RunDir(out)
+    assert rd.read_manifest()["levels"] == ["easy", "hard"]
+    assert set(rd.read_manifest()["imported_from"]) == {"easy", "hard"}
+    lines = (out / "predictions.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    with pytest.raises(Exception, match="different run"):
+        release.import_release_results(small_bench, easy, "list", "easy", "m", out)
+    with pytest.raises(ConfigError):
+        release.import_release_results(small_bench, easy, "rank", "easy", "m", tmp_path / "x")
+    with pytest.raises(InputDataError, match="no item matches"):
+        release.import_release_results(
+            small_bench,
+            _write(tmp_path / "z.json", {"Q": [[1]]}),
+            "pair",
+            "easy",
+            "m",
+            tmp_path / "y",
+        )
+
+
+def test_released_outputs_score_with_both_metrics(tmp_path):
+    """The real gpt-4o-mini outputs on a fabricated release of their 200 query items."""
+    outputs = shared_path(*OUTPUTS)
+    asins = list(json.loads((outputs / "gpt-4o-mini_easy_group_0.json").read_text()))
+    assert len(asins) == 200
+    write_release(tmp_path / "rel", asins, seed=1, heldout=0)
+    bench_dir = tmp_path / "bench"
+    release.import_release(tmp_path / "rel", bench_dir)
+    bench = Benchmark(bench_dir)
+    scores: dict[tuple[str, str, str], scorer.ScoreRow] = {}
+    for level in LEVELS:
+        for tag, method in FILE_METHOD.items():
+            run_dir = tmp_path / f"run-{method}"
+            rep = release.import_release_results(
+                bench_dir,
+                outputs / f"gpt-4o-mini_{level}_{tag}_0.json",
+                tag,
+                level,
+                "gpt-4o-mini",
+                run_dir,
+            )
+            assert (rep.written, rep.failed, rep.missing, rep.unknown_items) == (200, 0, 0, 0)
+    for method in FILE_METHOD.values():
+        run = scorer.load_run(tmp_path / f"run-{method}")
+        assert run.levels == ["easy", "medium", "hard"]
+        for metric in ("tau-b", "official-v1"):
+            for r in scorer.score_run(run, metric, n_resamples=100, extra=False):
+                assert (r.n_questions, r.n_failed, r.n_missing) == (200, 0, 0)
+                scores[(r.level, method, metric)] = r
+    for method in FILE_METHOD.values():
+        assert scores[("easy", method, "tau-b")].score == pytest.approx(
+            scores[("easy", method, "official-v1")].score
+        )
+    assert any(
+        scores[("hard", m, "tau-b")].score
+        != pytest.approx(scores[("hard", m, "official-v1")].score)
+        for m in FILE_METHOD.values()
+    )
+    # official-v1 reproduces the released evaluator: scipy on the raw id lists
+    for level, tag in (("hard", "group"), ("medium", "point")):
+        raw = json.loads((outputs / f"gpt-4o-mini_{level}_{tag}_0.json").read_text())
+        taus = []
+        for q in bench.questions("test", level):
+            true_ids = np.argsort(np.array(q.true_scores()))[::-1] + 1
+            entry = raw[q.item_id][0]
+            if tag == "point":
+                pred_ids = (
+                    np.argsort(np.array(entry) - np.array([u.avg_rating for u in q.users]))[::-1]
+                    + 1
+                )
+            else:
+                pred_ids = entry[0]
+            taus.append(kendalltau(pred_ids, true_ids).statistic)
+        assert scores[(level, FILE_METHOD[tag], "official-v1")].score == pytest.approx(
+            float(np.mean(taus))
+        )
