@@ -89,7 +89,8 @@ def test_point_demos_come_from_the_users_own_past(bench):
         assert len(d.components.users[0].history) <= 2
         for h in d.components.users[0].history:
             assert past[h.title].timestamp < target.timestamp  # demo history precedes its query
-    assert point_demos(q, 0, ctx, n=50, k=2, seed=1).__len__() == 9  # capped by the history
+    assert len(point_demos(q, 0, ctx, n=50, k=2, seed=1)) == 8  # items 3..10 have >= k earlier
+    assert len(point_demos(q, 0, ctx, n=50, k=2, seed=1, min_history=1)) == 9
     rel = point_demos(q, 0, ctx, n=1, k=2, seed=7, rel_rating=True)[0]
     assert json.loads(rel.answer)["predicted_rating"] == pytest.approx(
         past[rel.components.query.title].rating - q.users[0].avg_rating, abs=0.05)

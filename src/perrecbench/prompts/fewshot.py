@@ -2,7 +2,7 @@
 
 * pointwise: from the *same user's own* earlier history. A demo's query is one of the
   user's earlier items (chosen among those with at least `min_history` reviews before
-  it), its history the reviews before that one, its answer the true rating;
+  it, default k), its history the reviews before that one, its answer the true rating;
 * pairwise / listwise: from held-out questions (never test items), answer = the true
   order of the members (best first, 1-based), or for a pair of two sampled members the
   one with the higher relative rating.
@@ -54,12 +54,16 @@ def point_demos(
     seed: int = 0,
     profiles: Mapping[Any, str] | None = None,
     rel_rating: bool = False,
-    min_history: int = 1,
+    min_history: int | None = None,
 ) -> list[Demo]:
     """Up to `n` demos from the member's reviews before the question (fewer if the history
-    is short). The user block keeps the member's profile and rating statistics."""
+    is short); a demo item needs `min_history` (default k) reviews before it. The user
+    block keeps the member's profile and rating statistics. Unlike the release, the demo's
+    retrieval query is the item's query block, not its history entry (which carries the
+    true rating and so biases retrieval towards equally rated items)."""
     if n <= 0:
         return []
+    min_history = k if min_history is None else min_history
     m = question.users[member_index]
     history = context.history(m.user_id, before=m.timestamp)
     candidates = list(range(min_history, len(history)))
