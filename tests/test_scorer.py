@@ -183,3 +183,33 @@ def test_fingerprint_mismatch_and_missing_bench(bench, tmp_path):
         scorer.score_run(scorer.load_run(run, moved), "kendall")
     with pytest.raises(BenchmarkError):
         scorer.load_run(tmp_path / "nope")
+
+
+def test_stray_answers_are_warned_and_ignored(bench, tmp_path):
+    run = make_run(
+        tmp_path / "r",
+        bench,
+        "m",
+        "list",
+        {"medium": [ordered(Q1.id, [1, 0, 2]), ordered("medium-zzz", [0, 1, 2])]},
+    )
+    loaded = scorer.load_run(run)
+    assert len(loaded.warnings) == 1 and "1 medium answers match no question" in loaded.warnings[0]
+    tau = rows_by_metric(scorer.score_run(loaded))[("medium", "tau-b")]
+    assert tau.n_missing == 2 and tau.score == pytest.approx(1 / 3)
+
+
+def test_leaderboard_labels_two_runs_of_one_model(bench, tmp_path):
+    from perrecbench.report.leaderboard import build_leaderboard, to_csv
+
+    a = make_run(tmp_path / "run-a", bench, "m", "list", {"medium": [ordered(Q1.id, [1, 0, 2])]})
+    b = make_run(tmp_path / "run-b", bench, "m", "list", {"medium": [ordered(Q1.id, [2, 0, 1])]})
+    c = make_run(
+        tmp_path / "run-c", bench, "other", "pair", {"medium": [ordered(Q1.id, [1, 0, 2])]}
+    )
+    rows = scorer.score_runs(scorer.load_runs([a, b, c]), n_resamples=0, extra=False)
+    board = build_leaderboard(rows)
+    labels = [r.label for r in board.rows]
+    assert sorted(labels) == ["m (run-a)", "m (run-b)", "other"]
+    assert board.rows[0].avg == pytest.approx(1 / 3)
+    assert "m (run-b)" in to_csv(board)

@@ -24,6 +24,12 @@ def _check(value: str, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
+def _warn(runs: list) -> None:
+    for run in runs:
+        for w in run.warnings:
+            typer.secho(f"warning: {w}", fg="yellow", err=True)
+
+
 def _comparison_text(rows: list, fmt: str) -> str:
     if fmt == "json":
         return json.dumps([_clean(r.to_dict()) for r in rows], indent=2)
@@ -91,6 +97,7 @@ def score(
     if resamples < 1:
         raise ConfigError("--resamples must be at least 1")
     runs = load_runs(run_dirs, bench)
+    _warn(runs)
     if compare:
         if len(runs) != 2:
             raise ConfigError(f"--compare needs exactly two run directories, got {len(runs)}")
@@ -98,9 +105,6 @@ def score(
         typer.echo(_comparison_text(rows, fmt), nl=False)
         return
     rows = score_runs(runs, metric, n_resamples=resamples, seed=seed)
-    for run in runs:
-        for w in run.warnings:
-            typer.secho(f"warning: {w}", fg="yellow", err=True)
     if fmt == "json":
         typer.echo(json.dumps([_clean(r.to_dict()) for r in rows], indent=2))
         return
@@ -123,10 +127,6 @@ def leaderboard(
     reference: bool = typer.Option(
         False, "--reference/--no-reference", help="Add the published rows, marked as published."
     ),
-    seed: int = typer.Option(0, "--seed"),
-    resamples: int = typer.Option(
-        200, "--resamples", help="Bootstrap resamples (the leaderboard shows no CI)."
-    ),
 ) -> None:
     """The paper's table for your runs: easy/medium/hard x point/pair/list, plus Avg."""
     from ..report import leaderboard as lb
@@ -135,9 +135,9 @@ def leaderboard(
 
     _check(metric, TAU_METRICS, "--metric")
     _check(fmt, ("table", "markdown", "csv"), "--format")
-    rows = score_runs(
-        load_runs(run_dirs, bench), metric, n_resamples=max(1, resamples), seed=seed, extra=False
-    )
+    runs = load_runs(run_dirs, bench)
+    _warn(runs)
+    rows = score_runs(runs, metric, n_resamples=0, extra=False)  # the table shows no CI
     board = lb.build_leaderboard(rows, metric, load_reference() if reference else None)
     render = {"table": lb.render_table, "markdown": lb.to_markdown, "csv": lb.to_csv}[fmt]
     typer.echo(render(board), nl=False)

@@ -111,7 +111,15 @@ def load_run(run_dir: Path | str, bench: Benchmark | Path | str | None = None) -
             f"{bench.path} has no {split} questions for level(s) {missing_levels} of run {rd.path}"
         )
     preds = {(r.level, r.prediction.question_id): r.prediction for r in records}
-    return LoadedRun(Path(run_dir), manifest, bench, split, levels, preds)
+    warnings = []
+    for level in levels:
+        known = {q.id for q in bench.questions(split, level)}
+        stray = sum(1 for lv, qid in preds if lv == level and qid not in known)
+        if stray:
+            warnings.append(
+                f"{rd.path}: {stray} {level} answers match no question of {bench.path} (ignored)"
+            )
+    return LoadedRun(Path(run_dir), manifest, bench, split, levels, preds, warnings)
 
 
 def load_runs(run_dirs: Sequence[Path | str], bench: Path | str | None = None) -> list[LoadedRun]:
