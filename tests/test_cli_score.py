@@ -172,3 +172,23 @@ def test_user_errors_have_no_traceback(tmp_path):
     )
     assert proc.returncode == 4
     assert "not a run directory" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_packaged_reference_table_matches_spec():
+    from perrecbench.report.reference import (
+        InputDataError,
+        load_reference,
+        method_means,
+        parse_reference,
+    )
+
+    rows = load_reference()
+    assert len(rows) == 19
+    means = method_means(rows)
+    assert means["point"] == pytest.approx(0.070, abs=5e-4)
+    assert means["pair"] == pytest.approx(0.128, abs=5e-4)
+    assert means["list"] == pytest.approx(0.118, abs=5e-4)
+    best = max(rows, key=lambda r: r.avg)
+    assert (best.model, best.avg) == ("Claude-3.5-Sonnet", 0.18)
+    with pytest.raises(InputDataError, match="missing columns"):
+        parse_reference("model,avg\nx,0.1\n")

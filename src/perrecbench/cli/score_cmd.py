@@ -55,14 +55,14 @@ def _comparison_text(rows: list, fmt: str) -> str:
         return "\n".join(out + ["| " + " | ".join(line) + " |" for line in lines]) + "\n"
     from rich.table import Table
 
-    from ..report.leaderboard import _to_text
+    from ..report.leaderboard import render_text
 
     table = Table(title="Paired comparison (sign-flip permutation test; bootstrap CI)")
     for h in header:
         table.add_column(h)
     for line in lines:
         table.add_row(*line)
-    return _to_text(table, 180)
+    return render_text(table, 180)
 
 
 def score(

@@ -139,7 +139,7 @@ def render_table(board: Leaderboard, width: int = 200) -> str:
     table.add_column("Avg.", justify="right")
     for r in board.rows:
         table.add_row(*_cells(r), style="dim" if r.source == "published" else None)
-    return _to_text(table, width)
+    return render_text(table, width)
 
 
 # --- per-run detail -----------------------------------------------------------------------
@@ -192,7 +192,7 @@ def render_detail(rows: Sequence[ScoreRow], width: int = 160) -> str:
     for r in rows:
         c = _detail_cells(r)
         table.add_row(*c[:5], f"[{c[5]}, {c[6]}]", *c[7:])
-    return _to_text(table, width)
+    return render_text(table, width)
 
 
 def _markdown(header: list[str], rows: list[list[str]], notes: list[str]) -> str:
@@ -209,7 +209,7 @@ def _markdown(header: list[str], rows: list[list[str]], notes: list[str]) -> str
     return "\n".join(lines) + "\n"
 
 
-def _to_text(renderable: object, width: int) -> str:
+def render_text(renderable: object, width: int) -> str:
     from rich.console import Console
 
     buf = io.StringIO()
