@@ -1,0 +1,313 @@
+"""The wrapper every LLM call goes through: cache, limits, retries, call log, stats.
+
+Providers only translate one request; `LLMClient.generate` decides whether to send it
+(cache hit or not), when (concurrency and rate limits, back-off), how often (retries on
+429 / 5xx / timeouts / connection errors), and writes one `calls.jsonl` line per
+attempt. A request that still fails after the last attempt raises `CallFailed`, which
+the strategies turn into a recorded failure -- the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cache import ResponseCache, cache_key
+from .config import GenerateConfig
+from .limits import Limiter, RetryPolicy
+from .pricing import PriceTable
+from .providers.base import FATAL, RATE_LIMIT, TIMEOUT, CallError, ModelAPI, ProviderOutput
+
+_SECRET_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+_KEYLIKE = re.compile(r"\b(sk-|sk_|key-)[A-Za-z0-9_\-*.]{4,}")
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass
+class Completion:
+    text: str
+    usage: Usage
+    latency_s: float
+    cached: bool
+    model: str
+    finish_reason: str | None = None
+    sample_index: int = 0
+    attempts: int = 0  # requests sent for this answer (0 when cached)
+
+
+class CallFailed(Exception):
+    """A request failed for good (after retries, or at once for a fatal error)."""
+
+    def __init__(self, category: str, detail: str, attempts: int = 0):
+        super().__init__(f"{category}: {detail}")
+        self.category = category
+        self.detail = detail
+        self.attempts = attempts
+
+
+def redact(text: str) -> str:
+    """Remove API keys (the real values, and anything shaped like one) from log text."""
+    for env in _SECRET_ENVS:
+        secret = os.environ.get(env)
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _KEYLIKE.sub(lambda m: m.group(1) + "***", text)
+
+
+class CallLog:
+    """`calls.jsonl`: one line per attempt, cached or not. No prompt text unless asked."""
+
+    def __init__(self, path: Path | str, log_prompts: bool = False):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_prompts = log_prompts
+        self._fh = open(self.path, "a", encoding="utf-8", buffering=1)
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._fh.write(redact(json.dumps(record, sort_keys=True, ensure_ascii=False)) + "\n")
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def chat_messages(messages: Sequence[Any]) -> list[dict[str, str]]:
+    out = []
+    for m in messages:
+        if isinstance(m, dict):
+            out.append({"role": str(m["role"]), "content": str(m["content"])})
+        else:
+            out.append({"role": str(m.role), "content": str(m.content)})
+    return out
+
+
+@dataclass
+class _Stats:
+    calls: int = 0
+    requests: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    failures: Counter = field(default_factory=Counter)  # final, by category
+    errors: Counter = field(default_factory=Counter)  # every failed attempt, by category
+
+
+class LLMClient:
+    """Sends chat requests for one model through one provider."""
+
+    def __init__(
+        self,
+        api: ModelAPI,
+        cache: ResponseCache | None = None,
+        limiter: Limiter | None = None,
+        retry: RetryPolicy | None = None,
+        log: CallLog | None = None,
+        prices: PriceTable | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.api = api
+        self.cache = cache
+        self.limiter = limiter or Limiter()
+        self.retry = retry or RetryPolicy()
+        self.log = log
+        self.prices = prices or PriceTable()
+        self._rng = rng or random.Random()
+        self._stats = _Stats()
+        self._fatal: CallError | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.api.backend}/{self.api.model}"
+
+    def key(self, messages: Sequence[Any], config: GenerateConfig, sample_index: int = 0) -> str:
+        return cache_key(
+            self.api.backend, self.api.endpoint, self.api.model, chat_messages(messages),
+            config.output_options(), sample_index,
+        )
+
+    async def generate(
+        self,
+        messages: Sequence[Any],
+        config: GenerateConfig,
+        sample_index: int = 0,
+        tags: dict[str, Any] | None = None,
+    ) -> Completion:
+        """One answer for `messages`. Sample i uses seed `seed + i` when a seed is set."""
+        msgs = chat_messages(messages)
+        tags = dict(tags or {})
+        key = self.key(msgs, config, sample_index)
+        self._stats.calls += 1
+        if self.cache is not None:
+            t0 = time.monotonic()
+            hit = self.cache.get(key)
+            if hit is not None:
+                done = self._completion(hit, time.monotonic() - t0, True, sample_index, 0)
+                self._stats.cache_hits += 1
+                self._log(tags, sample_index, 0, "cached", key, done=done, messages=msgs)
+                return done
+        seed = None if config.seed is None else config.seed + sample_index
+        est = sum(len(m["content"]) for m in msgs) / 4 + (config.max_tokens or 0)
+        attempt = 0
+        while True:
+            attempt += 1
+            if self._fatal is not None:
+                err = self._fatal
+                self._stats.failures[err.category] += 1
+                self._log(tags, sample_index, attempt, "skipped", key, error=err)
+                raise CallFailed(err.category, f"not sent after an earlier fatal error: {err.detail}", attempt - 1)
+            t0 = time.monotonic()
+            try:
+                async with self.limiter.slot(est):
+                    t0 = time.monotonic()
+                    self._stats.requests += 1
+                    out = await self._send(msgs, config, seed)
+            except CallError as err:
+                latency = time.monotonic() - t0
+                self._stats.errors[err.category] += 1
+                last = not err.retryable or attempt >= self.retry.max_attempts
+                delay = None if last else self.retry.delay(attempt, err.retry_after, self._rng)
+                self._log(tags, sample_index, attempt, "error", key, error=err, latency=latency, retry_in=delay)
+                if err.category in FATAL:
+                    self._fatal = err
+                if last:
+                    self._stats.failures[err.category] += 1
+                    raise CallFailed(err.category, err.detail, attempt) from None
+                if err.category == RATE_LIMIT and err.retry_after is not None:
+                    self.limiter.pause(delay)
+                self._stats.retries += 1
+                await asyncio.sleep(delay)
+                continue
+            latency = time.monotonic() - t0
+            stored = {
+                "text": out.text,
+                "prompt_tokens": out.prompt_tokens,
+                "completion_tokens": out.completion_tokens,
+                "finish_reason": out.finish_reason,
+                "model": out.model,
+                "raw": out.raw,
+            }
+            if self.limiter.tokens is not None and out.prompt_tokens is not None:
+                self.limiter.tokens.adjust(est - out.prompt_tokens - (out.completion_tokens or 0))
+            if self.cache is not None:
+                self.cache.put(key, self.api.backend, self.api.model, stored)
+            done = self._completion(stored, latency, False, sample_index, attempt)
+            cost = self._account(done)
+            self._log(tags, sample_index, attempt, "ok", key, done=done, latency=latency, cost=cost, messages=msgs)
+            return done
+
+    async def _send(self, msgs: list[dict[str, str]], config: GenerateConfig, seed: int | None) -> ProviderOutput:
+        call = self.api.generate(msgs, config, seed)
+        if config.timeout is None:
+            return await call
+        try:
+            return await asyncio.wait_for(call, timeout=config.timeout)
+        except asyncio.TimeoutError:
+            raise CallError(TIMEOUT, f"no complete answer within {config.timeout:g} s") from None
+
+    def _completion(self, stored: dict[str, Any], latency: float, cached: bool, sample: int, attempts: int) -> Completion:
+        return Completion(
+            text=str(stored.get("text") or ""),
+            usage=Usage(stored.get("prompt_tokens"), stored.get("completion_tokens")),
+            latency_s=latency,
+            cached=cached,
+            model=str(stored.get("model") or self.api.model),
+            finish_reason=stored.get("finish_reason"),
+            sample_index=sample,
+            attempts=attempts,
+        )
+
+    def _account(self, done: Completion) -> float | None:
+        p, c = done.usage.prompt_tokens or 0, done.usage.completion_tokens or 0
+        self._stats.prompt_tokens += p
+        self._stats.completion_tokens += c
+        cost = self.prices.cost(self.api.model, p, c, local=self.api.local)
+        if cost is None:
+            self._stats.cost_known = False
+        else:
+            self._stats.cost_usd += cost
+        return cost
+
+    def note(self, tags: dict[str, Any], sample_index: int, status: str, category: str, detail: str = "") -> None:
+        """Log an event about an answer (e.g. it could not be parsed) beside its call lines."""
+        if self.log is not None:
+            self.log.write({
+                "ts": round(time.time(), 3), **tags, "sample": sample_index,
+                "status": status, "category": category, "detail": detail[:300],
+            })
+
+    def _log(
+        self,
+        tags: dict[str, Any],
+        sample: int,
+        attempt: int,
+        status: str,
+        key: str,
+        done: Completion | None = None,
+        error: CallError | None = None,
+        latency: float | None = None,
+        cost: float | None = None,
+        retry_in: float | None = None,
+        messages: list[dict[str, str]] | None = None,
+    ) -> None:
+        if self.log is None:
+            return
+        rec: dict[str, Any] = {
+            "ts": round(time.time(), 3), **tags, "sample": sample, "attempt": attempt,
+            "status": status, "key": key, "model": self.name,
+        }
+        if latency is not None:
+            rec["latency_s"] = round(latency, 4)
+        if done is not None:
+            rec.update(
+                prompt_tokens=done.usage.prompt_tokens,
+                completion_tokens=done.usage.completion_tokens,
+                finish_reason=done.finish_reason,
+            )
+            if cost is not None:
+                rec["cost_usd"] = round(cost, 8)
+        if error is not None:
+            rec.update(category=error.category, http_status=error.status, detail=error.detail[:300])
+        if retry_in is not None:
+            rec["retry_in_s"] = round(retry_in, 3)
+        if self.log.log_prompts and messages is not None:
+            rec["messages"] = messages
+            if done is not None:
+                rec["response"] = done.text
+        self.log.write(rec)
+
+    def stats(self) -> dict[str, Any]:
+        s = self._stats
+        return {
+            "calls": s.calls,
+            "requests": s.requests,
+            "cache_hits": s.cache_hits,
+            "retries": s.retries,
+            "prompt_tokens": s.prompt_tokens,
+            "completion_tokens": s.completion_tokens,
+            "cost_usd": round(s.cost_usd, 6) if s.cost_known else None,
+            "failures": dict(s.failures),
+            "errors": dict(s.errors),
+            "inflight": self.limiter.inflight,
+        }
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+        if self.log is not None:
+            self.log.close()
+            self.log = None

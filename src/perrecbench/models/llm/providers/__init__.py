@@ -1,0 +1,21 @@
+"""Providers by name: adding one is a module plus a line in `_PROVIDERS`."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ....errors import ConfigError
+from .base import ModelAPI
+
+#: backend -> (module, class); modules import their SDK only when used
+_PROVIDERS = {
+    "openai": ("openai_api", "OpenAIAPI"),
+    "anthropic": ("anthropic_api", "AnthropicAPI"),
+}
+
+
+def create_provider(backend: str, model: str, base_urls: list[str] | None = None) -> ModelAPI:
+    if backend not in _PROVIDERS:
+        raise ConfigError(f"unknown LLM backend {backend!r}: use {' or '.join(_PROVIDERS)}")
+    module, cls = _PROVIDERS[backend]
+    return getattr(import_module(f".{module}", __name__), cls)(model, base_urls)

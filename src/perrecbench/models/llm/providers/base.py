@@ -1,0 +1,118 @@
+"""The provider contract: one request in, one `ProviderOutput` or one `CallError` out.
+
+Providers do no retrying, caching or logging -- `client.LLMClient` owns those -- so a
+new API is one small class: build the request, call the SDK, map its errors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from ..config import GenerateConfig
+
+# failure categories of a call (a parse failure is categorised by the prompts parser)
+RATE_LIMIT = "rate_limit"
+SERVER_ERROR = "server_error"
+TIMEOUT = "timeout"
+CONNECTION = "connection"
+BAD_RESPONSE = "bad_response"  # 200 but no usable body (garbage, truncated, no choices)
+BAD_REQUEST = "bad_request"
+AUTH = "auth"
+NOT_FOUND = "not_found"
+RETRYABLE = frozenset({RATE_LIMIT, SERVER_ERROR, TIMEOUT, CONNECTION, BAD_RESPONSE})
+#: errors that will not go away by asking again: the client stops sending after one
+FATAL = frozenset({AUTH, NOT_FOUND})
+
+
+@dataclass
+class ProviderOutput:
+    """What one successful request returned; `raw` is the JSON body, kept in the cache."""
+
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    model: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class CallError(Exception):
+    """A request that failed, classified so the client knows whether to retry."""
+
+    def __init__(
+        self,
+        category: str,
+        detail: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(f"{category}: {detail}")
+        self.category = category
+        self.detail = detail
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.category in RETRYABLE
+
+
+def category_for_status(status: int) -> str:
+    if status == 429:
+        return RATE_LIMIT
+    if status in (401, 403):
+        return AUTH
+    if status == 404:
+        return NOT_FOUND
+    if status in (408, 409) or status >= 500:
+        return SERVER_ERROR if status != 408 else TIMEOUT
+    return BAD_REQUEST
+
+
+def is_local(url: str | None) -> bool:
+    """True for a server on this machine or a private network (free; no key needed)."""
+    if not url:
+        return False
+    host = urlparse(url).hostname or ""
+    if host in ("localhost", "") or host.endswith(".local"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_private or ip.is_unspecified or ip.is_link_local
+
+
+class ModelAPI(ABC):
+    """One backend. `endpoint` identifies where answers come from (part of the cache key)."""
+
+    backend: str = "base"
+
+    def __init__(self, model: str):
+        self.model = model
+
+    @property
+    @abstractmethod
+    def endpoint(self) -> str:
+        """Canonical server identity for cache keys and manifests (never a key or token)."""
+
+    @property
+    def local(self) -> bool:
+        """Whether calls are free (a local server)."""
+        return False
+
+    def check(self) -> None:  # noqa: B027
+        """Raise ModelError if the backend cannot work (missing SDK or key); no request made."""
+
+    @abstractmethod
+    async def generate(
+        self, messages: list[dict[str, str]], config: GenerateConfig, seed: int | None
+    ) -> ProviderOutput:
+        """Send one request; raise CallError on any failure."""
+
+    async def aclose(self) -> None:  # noqa: B027
+        """Close connections."""
