@@ -1,0 +1,198 @@
+"""The three methods (SPEC 4) on top of `Asker`: calls -> parsed answers -> a Prediction.
+
+* point: one question per member -> rating; scores = rating - member average (with
+  relative-rating prompts the answer *is* the score); order by score.
+* pair, "heap" (the release's aggregation): heap sort where a comparison asks the pair
+  in both orders, (a, b) and (b, a); a beats b only if both answers agree. An
+  inconsistent pair, or one whose answer could not be parsed, is "not better" either
+  way. Pair outcomes are memoised within the question.
+* pair, "allpairs": every pair in both orders; agreement = a win (1), inconsistency or
+  an unparsable answer = a tie (0.5); order by Copeland score (`order_from_pair_wins`).
+* list: one question -> a permutation.
+
+A request that fails for good (after transport retries) fails the question with that
+category. So does an answer that stays unparsable for a point or list question. For
+pairs a single unparsable comparison counts as "not better" (as released) and is
+reported in `extra`; a question where no comparison could be parsed at all fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from itertools import combinations
+from typing import Any, Protocol
+
+from ...prompts.parsing import parse_list, parse_pair, parse_point
+from ...run.ranking import heap_sort_async, order_from_pair_wins, order_from_scores
+from ...types import Prediction, Question
+from .client import CallFailed
+from .sampling import Asker, Vote
+
+#: the range of a relative-rating answer (a 1-5 scale shifted by an average)
+REL_RANGE = (-4.0, 4.0)
+
+
+class Prompts(Protocol):
+    """Chat messages for one call about some members of the current question."""
+
+    def messages(self, method: str, members: Sequence[int]) -> list[Any]: ...
+
+
+def _failed(q: Question, tally: Vote, category: str, detail: str | None, extra: dict[str, Any],
+            transport: bool = False) -> Prediction:
+    """A recorded failure; `transport` adds the request that failed for good to the counts."""
+    return Prediction(
+        question_id=q.id, status="failed", failure=category, failure_detail=(detail or "")[:500] or None,
+        n_calls=tally.calls + transport, n_failed_calls=sum(tally.parse_failures.values()) + transport,
+        extra=_extra(tally, extra),
+    )
+
+
+def _extra(tally: Vote, extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(extra)
+    out["cached_calls"] = tally.cached
+    if tally.parse_failures:
+        out["parse_failures"] = dict(tally.parse_failures)
+    return out
+
+
+def _tags(q: Question, method: str, **more: Any) -> dict[str, Any]:
+    return {"question_id": q.id, "level": q.level, "method": method, **more}
+
+
+async def predict_point(q: Question, prompts: Prompts, asker: Asker, rel_rating: bool = False) -> Prediction:
+    lo, hi = REL_RANGE if rel_rating else (1.0, 5.0)
+    tally = Vote()
+
+    async def one(i: int) -> Vote:
+        return await asker.ask(prompts.messages("point", [i]), lambda t: parse_point(t, lo, hi),
+                               _tags(q, "point", member=i))
+
+    results = await asyncio.gather(*(one(i) for i in range(q.n)), return_exceptions=True)
+    votes = [r for r in results if isinstance(r, Vote)]
+    for v in votes:
+        tally.add(v)
+    _reraise_bugs(results)
+    failed = next((r for r in results if isinstance(r, CallFailed)), None)
+    if failed is not None:
+        return _failed(q, tally, failed.category, failed.detail, {}, transport=True)
+    values = [v.value for v in votes]
+    if any(v is None for v in values):
+        bad = next(v for v in votes if not v.ok)
+        partial = [None if v is None else float(v) for v in values]
+        return _failed(q, tally, bad.failure, bad.detail, {"partial_answers": partial})
+    if rel_rating:
+        scores = [float(v) for v in values]
+        ratings = [m.avg_rating + s for m, s in zip(q.users, scores, strict=True)]
+    else:
+        ratings = [float(v) for v in values]
+        scores = [r - m.avg_rating for r, m in zip(ratings, q.users, strict=True)]
+    extra = {"sample_answers": [v.values for v in votes]} if asker.samples > 1 else {}
+    return Prediction(
+        question_id=q.id, order=order_from_scores(scores), scores=scores, ratings=list(ratings),
+        n_calls=tally.calls, n_failed_calls=sum(tally.parse_failures.values()), extra=_extra(tally, extra),
+    )
+
+
+async def predict_list(q: Question, prompts: Prompts, asker: Asker) -> Prediction:
+    try:
+        vote = await asker.ask(prompts.messages("list", list(range(q.n))), lambda t: parse_list(t, q.n),
+                               _tags(q, "list"))
+    except CallFailed as exc:
+        return _failed(q, Vote(), exc.category, exc.detail, {}, transport=True)
+    if not vote.ok:
+        return _failed(q, vote, vote.failure, vote.detail, {})
+    order = [int(i) for i in vote.value]
+    extra = {"sample_answers": vote.values} if asker.samples > 1 else {}
+    return Prediction(question_id=q.id, order=order, n_calls=vote.calls,
+                      n_failed_calls=sum(vote.parse_failures.values()), extra=_extra(vote, extra))
+
+
+class _PairJudge:
+    """Asks pairs in both orders, memoised: outcome = winner index, or None (no agreement)."""
+
+    def __init__(self, q: Question, prompts: Prompts, asker: Asker):
+        self.q, self.prompts, self.asker = q, prompts, asker
+        self.tally = Vote()
+        self._memo: dict[tuple[int, int], asyncio.Future] = {}
+        self.agreed = 0
+        self.inconsistent = 0
+        self.unparsed = 0
+
+    def outcome(self, a: int, b: int) -> asyncio.Future:
+        key = (min(a, b), max(a, b))
+        if key not in self._memo:
+            self._memo[key] = asyncio.ensure_future(self._ask(*key))
+        return self._memo[key]
+
+    async def _ask(self, a: int, b: int) -> int | None:
+        tags = _tags(self.q, "pair", pair=[a, b])
+        ab, ba = await asyncio.gather(
+            self.asker.ask(self.prompts.messages("pair", [a, b]), parse_pair, {**tags, "order": "ab"}),
+            self.asker.ask(self.prompts.messages("pair", [b, a]), parse_pair, {**tags, "order": "ba"}),
+        )
+        self.tally.add(ab)
+        self.tally.add(ba)
+        if not (ab.ok and ba.ok):
+            self.unparsed += 1
+            return None
+        if ab.value == "A" and ba.value == "B":
+            self.agreed += 1
+            return a
+        if ab.value == "B" and ba.value == "A":
+            self.agreed += 1
+            return b
+        self.inconsistent += 1
+        return None
+
+    def extra(self) -> dict[str, Any]:
+        pairs = len(self._memo)
+        decided = self.agreed + self.inconsistent
+        return {
+            "pairs_asked": pairs,
+            "pairs_inconsistent": self.inconsistent,
+            "pairs_unparsed": self.unparsed,
+            "inconsistency_rate": round(self.inconsistent / decided, 4) if decided else None,
+        }
+
+    async def cancel(self) -> None:
+        for fut in self._memo.values():
+            fut.cancel()
+        await asyncio.gather(*self._memo.values(), return_exceptions=True)
+
+
+async def predict_pair(q: Question, prompts: Prompts, asker: Asker, strategy: str = "heap") -> Prediction:
+    judge = _PairJudge(q, prompts, asker)
+    try:
+        if strategy == "heap":
+            async def better(a: int, b: int) -> bool:
+                return await judge.outcome(a, b) == a
+
+            order = await heap_sort_async(q.n, better)
+            scores = None
+        else:
+            pairs = list(combinations(range(q.n), 2))
+            winners = await asyncio.gather(*(judge.outcome(a, b) for a, b in pairs))
+            wins = {(a, b): 0.5 if w is None else float(w == a) for (a, b), w in zip(pairs, winners, strict=True)}
+            order = order_from_pair_wins(q.n, wins)
+            scores = [0.0] * q.n
+            for (a, b), w in wins.items():
+                scores[a] += w
+                scores[b] += 1.0 - w
+    except CallFailed as exc:
+        await judge.cancel()
+        extra = {"pair_strategy": strategy, **judge.extra()}
+        return _failed(q, judge.tally, exc.category, exc.detail, extra, transport=True)
+    extra = {"pair_strategy": strategy, **judge.extra()}
+    if judge.unparsed == len(judge._memo) and judge.tally.parse_failures:
+        category = judge.tally.parse_failures.most_common(1)[0][0]
+        return _failed(q, judge.tally, category, "no pair comparison could be parsed", extra)
+    return Prediction(question_id=q.id, order=order, scores=scores, n_calls=judge.tally.calls,
+                      n_failed_calls=sum(judge.tally.parse_failures.values()), extra=_extra(judge.tally, extra))
+
+
+def _reraise_bugs(results: Sequence[Any]) -> None:
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, CallFailed):
+            raise r
