@@ -1,0 +1,1 @@
+"""Real loopback servers used by the tests."""
