@@ -1,0 +1,5 @@
+"""Data sources: raw files -> `raw_reviews` / `raw_items` tables in DuckDB, plus a LoadReport.
+
+Start at `sources.load_source`; each format has its own module (amazon, movielens,
+table, synthetic, release) and all share the checked SQL load in `stage`.
+"""

@@ -1,0 +1,52 @@
+"""JSON-lines files (plain, .gz, .zst) and Parquet files as SQL relations of JSON text.
+
+Why: DuckDB's `read_json` drops or nulls malformed lines without saying where they
+were. Reading each line as one text column (CSV reader, a delimiter that cannot
+occur, no quoting) keeps every line, lets `json_valid` flag the bad ones, and gives
+line numbers with `row_number() OVER ()` (see `stage.first_bad`). Measured on 1 M Amazon-like lines
+(436 MB): about 2.5 s for the checked load against 1.4 s for `read_json`, which
+could not report the lines it skipped.
+
+Parquet rows become JSON objects of the needed columns (`to_json`), so the same
+field extraction and checks apply; their "line" is the 1-based row number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from .duck import columns_of, ident, lit
+from .files import data_format
+
+MAX_LINE_BYTES = 16_000_000  # a longer line is reported as an error with its number
+SPACE = lit(" \t\r")
+
+
+def _read_lines(path: Path) -> str:
+    return (
+        f"read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(1), "
+        f"quote='', escape='', auto_detect=false, strict_mode=false, compression='auto', "
+        f"max_line_size={MAX_LINE_BYTES}, buffer_size={2 * MAX_LINE_BYTES})"
+    )
+
+
+def json_line_rows(con: duckdb.DuckDBPyConnection, path: Path, keys: list[str]) -> tuple[str, str]:
+    """(relation, unit): the file's lines in order as `line` (JSON text), `_blank`, `_ok`.
+
+    `keys` are the top-level fields a reader needs; Parquet files contribute only
+    those (missing ones are simply absent from the JSON), and their unit is "row".
+    """
+    if data_format(path) == "parquet":
+        have = set(columns_of(con, f"read_parquet({lit(path)})", path))
+        wanted = [k for k in keys if k in have]
+        obj = ("to_json(struct_pack(" + ", ".join(f"{ident(k)} := {ident(k)}" for k in wanted) + "))"
+               if wanted else "'{}'")
+        rows, unit = f"SELECT {obj} AS line FROM read_parquet({lit(path)})", "row"
+    else:
+        rows, unit = f"SELECT line FROM {_read_lines(path)}", "line"
+    # trim() walks the whole string; only short lines can be blank
+    blank = (f"CASE WHEN line IS NULL THEN true WHEN strlen(line) > 64 THEN false "
+             f"ELSE trim(line, {SPACE}) = '' END")
+    return f"SELECT *, {blank} AS _blank, json_valid(line) AS _ok FROM ({rows})", unit
