@@ -12,11 +12,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import shared_path
 
 from perrecbench.data.amazon import load_amazon
 from perrecbench.data.sources import load_source
 from perrecbench.errors import ConfigError, InputDataError
-from conftest import shared_path
 
 TS = 1_600_000_000_000
 

@@ -1,0 +1,140 @@
+"""Generic table reader: column names, time units, rating range, item tables, bad input."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from perrecbench.data.sources import load_source
+from perrecbench.data.table import load_table
+from perrecbench.errors import ConfigError, InputDataError
+
+T0 = 1_600_000_000
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_custom_columns_seconds_and_item_table(tmp_path):
+    reviews = _write(tmp_path / "r.csv", f"who,what,stars,when\nu1,i1,4,{T0}\nu2,i1,2.5,{T0 + 1}\nu2,i2,5,{T0 + 2}\n")
+    items = _write(tmp_path / "items.csv", 'what,name,genre\ni1,"First, item",Drama\ni2,Second &amp; last,\n')
+    con = duckdb.connect()
+    report = load_source(con, "table", [reviews], [items], {
+        "user_col": "who", "item_col": "what", "rating_col": "stars", "time_col": "when",
+        "title_col": "name", "category_col": "genre",
+    })
+    assert con.execute("SELECT * FROM raw_reviews ORDER BY timestamp").fetchall() == [
+        ("u1", "i1", 4.0, T0 * 1000), ("u2", "i1", 2.5, (T0 + 1) * 1000), ("u2", "i2", 5.0, (T0 + 2) * 1000)]
+    assert con.execute("SELECT * FROM raw_items ORDER BY item_id").fetchall() == [
+        ("i1", "First, item", None, "Drama", None), ("i2", "Second & last", None, None, None)]
+    assert report.rows_kept == 3 and report.items_kept == 2
+
+
+@pytest.mark.parametrize("unit,value,want", [
+    ("ms", str(T0 * 1000 + 123), T0 * 1000 + 123),
+    ("s", "1600000000.5", T0 * 1000 + 500),
+    ("iso", "2020-09-13T12:26:40Z", T0 * 1000),
+    ("iso", "2020-09-13 14:26:40+02:00", T0 * 1000),
+    ("iso", "2020-09-13 12:26:40", T0 * 1000),  # no offset: UTC
+])
+def test_time_units(tmp_path, unit, value, want):
+    path = _write(tmp_path / "r.csv", f"user_id,item_id,rating,timestamp\nu,i,3,{value}\n")
+    con = duckdb.connect()
+    load_table(con, [path], options={"time_unit": unit})
+    assert con.execute("SELECT timestamp FROM raw_reviews").fetchone()[0] == want
+
+
+def test_rating_range_is_configurable(tmp_path):
+    path = _write(tmp_path / "r.csv", "user_id,item_id,rating,timestamp\nu,a,10,1\nu,b,0,1\nu,c,11,1\n")
+    report = load_table(duckdb.connect(), [path], options={"rating_min": 1, "rating_max": 10})
+    assert report.rows_kept == 1
+    assert report.bad_lines == [f"{path}:3: rating 0 outside 1..10", f"{path}:4: rating 11 outside 1..10"]
+    with pytest.raises(ConfigError, match="above"):
+        load_table(duckdb.connect(), [path], options={"rating_min": 5, "rating_max": 1})
+
+
+def test_bad_values_are_skipped_with_lines(tmp_path):
+    path = _write(tmp_path / "r.csv", "user_id,item_id,rating,timestamp\nu,a,4,1\n,b,4,1\nu,c,abc,1\nu,d,4,\nu,e,4,x\n")
+    report = load_table(duckdb.connect(), [path])
+    assert report.skipped == {"missing_field": 2, "bad_rating": 1, "bad_timestamp": 1}
+    assert report.bad_lines == [
+        f"{path}:3: missing user_id", f"{path}:4: rating abc is not a number",
+        f"{path}:5: missing timestamp", f"{path}:6: timestamp x is not a valid time",
+    ]
+
+
+def test_parquet_reviews_with_a_typed_timestamp_column(tmp_path):
+    when = datetime.fromtimestamp(T0, tz=timezone.utc)
+    pq.write_table(pa.table({
+        "user": ["u1", "u2"], "item": [10, 11], "score": [4.0, None], "at": [when, when],
+    }), tmp_path / "r.parquet")
+    con = duckdb.connect()
+    report = load_table(con, [tmp_path / "r.parquet"], options={
+        "user_col": "user", "item_col": "item", "rating_col": "score", "time_col": "at"})
+    assert con.execute("SELECT * FROM raw_reviews").fetchall() == [("u1", "10", 4.0, T0 * 1000)]
+    assert report.bad_lines == [f"{tmp_path / 'r.parquet'}:row 2: missing score"]
+
+
+def test_tsv_gz_semicolon_and_headerless(tmp_path):
+    tsv = tmp_path / "r.tsv.gz"
+    tsv.write_bytes(gzip.compress(b"user_id\titem_id\trating\ttimestamp\nu\ti\t5\t1\n"))
+    semi = _write(tmp_path / "r2.csv", "user_id;item_id;rating;timestamp\nu;j;4;2\n")
+    bare = _write(tmp_path / "r3.txt", "u,k,3,3\n")
+    con = duckdb.connect()
+    load_table(con, [tsv, semi])
+    assert con.execute("SELECT item_id FROM raw_reviews ORDER BY 1").fetchall() == [("i",), ("j",)]
+    report = load_table(con, [bare], options={"header": False, "columns": ["user_id", "item_id", "rating", "timestamp"]})
+    assert con.execute("SELECT * FROM raw_reviews").fetchall() == [("u", "k", 3.0, 3000)]
+    assert report.rows_kept == 1
+    with pytest.raises(ConfigError, match="columns"):
+        load_table(con, [bare], options={"header": False})
+
+
+def test_missing_column_names_the_option(tmp_path):
+    path = _write(tmp_path / "r.csv", "user,item_id,rating,timestamp\nu,i,4,1\n")
+    with pytest.raises(InputDataError, match="no column 'user_id' .*user_col"):
+        load_table(duckdb.connect(), [path])
+
+
+def test_wrong_number_of_fields_stops_with_the_line(tmp_path):
+    path = _write(tmp_path / "r.csv", "user_id,item_id,rating,timestamp\nu,i,4,1\nu,i,4\n")
+    with pytest.raises(InputDataError, match=r"r\.csv: cannot read: .*Line: 3"):
+        load_table(duckdb.connect(), [path])
+
+
+def test_bad_options_and_files(tmp_path):
+    path = _write(tmp_path / "r.csv", "user_id,item_id,rating,timestamp\nu,i,4,1\n")
+    with pytest.raises(ConfigError, match="time_unit"):
+        load_table(duckdb.connect(), [path], options={"time_unit": "hours"})
+    with pytest.raises(ConfigError, match="unknown option"):
+        load_table(duckdb.connect(), [path], options={"user_column": "x"})
+    with pytest.raises(InputDataError, match="missing.csv: review file not found"):
+        load_table(duckdb.connect(), [tmp_path / "missing.csv"])
+    with pytest.raises(InputDataError, match="items.csv: item file not found"):
+        load_table(duckdb.connect(), [path], [tmp_path / "items.csv"])
+    with pytest.raises(ConfigError, match="unknown source 'csv'"):
+        load_source(duckdb.connect(), "csv", [path])
+
+
+def test_item_table_without_the_id_column_is_an_error(tmp_path):
+    path = _write(tmp_path / "r.csv", "user_id,item_id,rating,timestamp\nu,i,4,1\n")
+    items = _write(tmp_path / "items.csv", "id,title\ni,T\n")
+    with pytest.raises(InputDataError, match="no column 'item_id'.*item_id_col"):
+        load_table(duckdb.connect(), [path], [items])
+    con = duckdb.connect()
+    load_table(con, [path], [items], options={"item_id_col": "id"})
+    assert con.execute("SELECT item_id, title FROM raw_items").fetchall() == [("i", "T")]
+
+
+def test_milliseconds_read_as_seconds_get_a_note(tmp_path):
+    path = _write(tmp_path / "r.csv", f"user_id,item_id,rating,timestamp\nu,i,4,{T0 * 1000}\n")
+    report = load_table(duckdb.connect(), [path])
+    assert any("time_unit=ms" in n for n in report.notes)
