@@ -1,6 +1,7 @@
 """A small OpenAI-compatible chat server for tests and benchmarks, with fault injection.
 
-Answers `POST /v1/chat/completions` and `GET /v1/models`. The answer format is read
+Answers `POST /v1/chat/completions`, `GET /v1/models`, and (for the Anthropic
+provider) `POST /v1/messages` in the Messages API shape. The answer format is read
 from the last user message: "predicted_ranking" -> listwise JSON over User1..Usern,
 "User A"/"User B" -> pairwise "[User A]"/"[User B]", "predicted_rating" -> pointwise
 JSON. Answers are deterministic: each user's block of the prompt is hashed and the
@@ -162,6 +163,7 @@ class FakeState:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    anthropic = False
     disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms stalls
     wbufsize = 1 << 16
     server: _Server
@@ -199,15 +201,19 @@ class Handler(BaseHTTPRequestHandler):
             st.configure(json.loads(raw or b"{}"))
             self._json(200, {"ok": True})
             return
-        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+        route = self.path.rstrip("/")
+        if route not in ("/v1/chat/completions", "/chat/completions", "/v1/messages"):
             self._json(404, {"error": {"message": f"no route {self.path}"}})
             return
         try:
             body = json.loads(raw)
-            messages = body["messages"]
+            messages = list(body["messages"])
         except (ValueError, KeyError, TypeError):
             self._json(400, {"error": {"message": "bad request body"}})
             return
+        self.anthropic = route == "/v1/messages"
+        if self.anthropic and body.get("system"):
+            messages = [{"role": "system", "content": body["system"]}, *messages]
         with st.lock:
             st.requests += 1
             st.inflight += 1
@@ -221,10 +227,14 @@ class Handler(BaseHTTPRequestHandler):
     def _chat(self, st: FakeState, body: dict[str, Any], messages: list[dict[str, Any]]) -> None:
         t0 = time.time()
         prompt = json.dumps(messages, sort_keys=True)
+        auth = self.headers.get("x-api-key") if self.anthropic else self.headers.get("Authorization")
         entry = {"t": t0, "seed": body.get("seed"), "model": body.get("model"),
-                 "response_format": body.get("response_format"),
-                 "has_auth": bool(self.headers.get("Authorization"))}
-        if st.expect_key is not None and self.headers.get("Authorization") != f"Bearer {st.expect_key}":
+                 "prompt": _h(prompt), "request": _h(prompt + str(body.get("seed"))),
+                 "response_format": body.get("response_format"), "has_auth": bool(auth),
+                 "temperature": body.get("temperature"), "max_tokens": body.get("max_tokens"),
+                 "system_param": bool(body.get("system"))}
+        expected = st.expect_key if self.anthropic else f"Bearer {st.expect_key}"
+        if st.expect_key is not None and auth != expected:
             self._record(st, entry, 401)
             self._json(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
             return
@@ -260,6 +270,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _completion(self, body: dict[str, Any], messages: list[dict[str, Any]], text: str,
                     st: FakeState) -> dict[str, Any]:
+        chars = sum(len(str(m.get("content", ""))) for m in messages)
+        if self.anthropic:
+            return {"id": "msg_fake", "type": "message", "role": "assistant",
+                    "model": body.get("model", "fake-model"), "content": [{"type": "text", "text": text}],
+                    "stop_reason": "end_turn", "stop_sequence": None,
+                    "usage": {"input_tokens": chars // 4 + 1, "output_tokens": len(text) // 4 + 1}}
         out: dict[str, Any] = {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -269,7 +285,6 @@ class Handler(BaseHTTPRequestHandler):
                          "finish_reason": "stop"}],
         }
         if st.usage:
-            chars = sum(len(str(m.get("content", ""))) for m in messages)
             out["usage"] = {"prompt_tokens": chars // 4 + 1, "completion_tokens": len(text) // 4 + 1,
                             "total_tokens": chars // 4 + len(text) // 4 + 2}
         return out
@@ -313,7 +328,7 @@ class FakeOpenAI:
         return self.state.snapshot()
 
     def start(self) -> FakeOpenAI:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 

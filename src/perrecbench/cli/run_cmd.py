@@ -104,7 +104,7 @@ class _Progress:
             self.bar.update(self.task, completed=done, total=max(total, 1), stats=stats_text(stats))
         elif self.enabled and (time.monotonic() - self._last_plain > 30 or done == total):
             self._last_plain = time.monotonic()
-            console.print(f"{self.label}: {done}/{total} {stats_text(stats)}")
+            console.print(f"{self.label}: {done}/{total} {stats_text(stats)}", soft_wrap=True)
 
     def __exit__(self, *exc: Any) -> None:
         if self.bar is not None:
@@ -245,13 +245,14 @@ def run(
         f"{'interrupted' if summary.interrupted else 'done'}: {summary.answered} answered now "
         f"({summary.failed} failed), {summary.skipped} already done, "
         f"{time.monotonic() - start:.1f} s"
-        + (f"; {stats_text(stats)}" if stats else "")
+        + (f"; {stats_text(stats)}" if stats else ""),
+        soft_wrap=True,
     )
     console.print(f"{out}: {ok} ok, {failed} failed" + (f" ({by_cat})" if by_cat else "")
-                  + f" of {summary.total} questions")
+                  + f" of {summary.total} questions", soft_wrap=True)
     if summary.interrupted:
         console.print("[yellow]interrupted: answers so far are saved; run the same command to resume[/yellow]")
-        raise typer.Exit(130)
+        sys.exit(130)  # typer.Exit would be swallowed by main()'s standalone_mode=False
     if failed:
         console.print("[dim]failed questions are asked again when you rerun the same command[/dim]")
 
@@ -321,7 +322,7 @@ def cache_clear(
         return
     what = f"the cached responses of {model}" if model else "every cached response"
     if not yes and not typer.confirm(f"delete {what} in {p}?"):
-        raise typer.Exit(1)
+        sys.exit(1)
     cache = ResponseCache(p)
     try:
         n = cache.clear(model)

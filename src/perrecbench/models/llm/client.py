@@ -75,13 +75,22 @@ class CallLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.log_prompts = log_prompts
+        torn = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
         self._fh = open(self.path, "a", encoding="utf-8", buffering=1)
+        if torn:  # a killed run left half a line: end it, so the next record stands alone
+            self._fh.write("\n")
 
     def write(self, record: dict[str, Any]) -> None:
         self._fh.write(redact(json.dumps(record, sort_keys=True, ensure_ascii=False)) + "\n")
 
     def close(self) -> None:
         self._fh.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 def chat_messages(messages: Sequence[Any]) -> list[dict[str, str]]:
@@ -300,7 +309,7 @@ class LLMClient:
             "retries": s.retries,
             "prompt_tokens": s.prompt_tokens,
             "completion_tokens": s.completion_tokens,
-            "cost_usd": round(s.cost_usd, 6) if s.cost_known else None,
+            "cost_usd": s.cost_usd if s.cost_known else None,
             "failures": dict(s.failures),
             "errors": dict(s.errors),
             "inflight": self.limiter.inflight,

@@ -119,6 +119,7 @@ class LLMRecommender(Recommender):
         self.prompt_set: Any = None
         self.profiles: dict[str, str] | None = None
         self._group_demos: dict[tuple[str, str], tuple] = {}
+        self._final_stats: dict[str, Any] = {}
 
     # -- configuration ----------------------------------------------------------------
 
@@ -255,10 +256,11 @@ class LLMRecommender(Recommender):
         raise ConfigError(f"unknown method {method!r}")
 
     def stats(self) -> dict[str, Any]:
-        return self.client.stats() if self.client is not None else {}
+        return self.client.stats() if self.client is not None else dict(self._final_stats)
 
     async def aclose(self) -> None:
         if self.client is not None:
+            self._final_stats = self.client.stats()
             await self.client.aclose()
             if self.client.cache is not None:
                 self.client.cache.close()

@@ -1,0 +1,276 @@
+"""`perrecbench run` end to end against a real loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from servers.fake_openai import FakeOpenAI
+from servers.tiny_bench import make_tiny_bench
+from typer.testing import CliRunner
+
+from perrecbench.cli.main import app
+from perrecbench.errors import ConfigError
+from perrecbench.run.rundir import RunDir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    return make_tiny_bench(tmp_path_factory.mktemp("bench") / "tiny")
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI() as srv:
+        yield srv
+
+
+def _args(bench, out, method, url, *extra):
+    return ["run", "--bench", str(bench), "--model", "openai/fake", "--method", method, "--out", str(out),
+            "--base-url", url, "--option", "retry_base_delay=0.01", "--no-progress", *extra]
+
+
+def invoke(args):
+    result = CliRunner().invoke(app, args)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def _preds(out):
+    return {r.prediction.question_id: r.prediction for r in RunDir(out).read_predictions()}
+
+
+def _calls(out):
+    """calls.jsonl records; a line torn by kill -9 is skipped."""
+    out_ = []
+    for line in (Path(out) / "calls.jsonl").read_text().splitlines():
+        try:
+            out_.append(json.loads(line))
+        except ValueError:
+            continue
+    return out_
+
+
+def _chat_requests(server):
+    return server.stats()["requests"]
+
+
+@pytest.mark.parametrize("method", ["point", "pair", "list"])
+def test_each_method_end_to_end_then_fully_cached(bench, server, tmp_path, method):
+    res = invoke(_args(bench, tmp_path / "a", method, server.url))
+    assert res.exit_code == 0, res.output
+    preds = _preds(tmp_path / "a")
+    assert len(preds) == 12 and all(p.ok for p in preds.values())
+    for p in preds.values():
+        assert sorted(p.order) == list(range(len(p.order)))
+    first = _chat_requests(server)
+    assert first == sum(p.n_calls for p in preds.values())
+    # a fresh run directory with the same cache: zero requests, same answers
+    res = invoke(_args(bench, tmp_path / "b", method, server.url))
+    assert res.exit_code == 0
+    assert _chat_requests(server) == first
+    again = _preds(tmp_path / "b")
+    assert {q: p.order for q, p in again.items()} == {q: p.order for q, p in preds.items()}
+    assert {c["status"] for c in _calls(tmp_path / "b")} == {"cached"}
+    assert "req 0" in res.output and "12 ok, 0 failed" in res.output
+
+
+def test_rerun_of_a_finished_run_skips_everything(bench, server, tmp_path):
+    invoke(_args(bench, tmp_path / "r", "list", server.url))
+    n = _chat_requests(server)
+    res = invoke(_args(bench, tmp_path / "r", "list", server.url, "--no-cache"))
+    assert _chat_requests(server) == n and "12 already done" in res.output
+
+
+def test_api_key_is_sent_but_never_stored(bench, server, tmp_path, monkeypatch, _private_home):
+    secret = "sk-test-SECRET-7f3a9c1e"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    server.configure(expect_key=secret, faults=[{"kind": "status", "status": 500, "times": 2}])
+    res = invoke(_args(bench, tmp_path / "k", "point", server.url, "--log-prompts"))
+    assert res.exit_code == 0 and all(p.ok for p in _preds(tmp_path / "k").values())
+    stored = [p for p in list((tmp_path / "k").rglob("*")) + list(_private_home.rglob("*")) if p.is_file()]
+    assert any(p.name.startswith("cache.sqlite") for p in stored)
+    for p in stored:
+        assert secret.encode() not in p.read_bytes(), p
+        assert b"SECRET-7f3a" not in p.read_bytes(), p
+
+
+def test_retry_after_is_honoured(bench, server, tmp_path):
+    server.configure(faults=[{"kind": "status", "status": 429, "retry_after": "1", "times": 1}])
+    res = invoke(_args(bench, tmp_path / "ra", "list", server.url, "--levels", "easy", "--limit", "1"))
+    assert res.exit_code == 0
+    log = server.stats()["log"]
+    assert [e["status"] for e in log] == [429, 200]
+    assert log[1]["t"] - log[0]["t"] >= 1.0
+    (err,) = [c for c in _calls(tmp_path / "ra") if c["status"] == "error"]
+    assert err["category"] == "rate_limit" and err["http_status"] == 429 and err["retry_in_s"] >= 1.0
+    assert _preds(tmp_path / "ra")["test-easy-0"].ok
+
+
+def test_persistent_failures_are_recorded_then_retried_on_rerun(bench, server, tmp_path):
+    server.configure(faults=[{"kind": "status", "status": 503, "times": -1}])
+    out = tmp_path / "f"
+    res = invoke(_args(bench, out, "point", server.url, "--levels", "easy", "--max-attempts", "2"))
+    assert res.exit_code == 0
+    preds = _preds(out)
+    assert len(preds) == 4 and {p.failure for p in preds.values()} == {"server_error"}
+    assert all(p.status == "failed" and p.order is None for p in preds.values())
+    assert "server_error 4" in res.output
+    errors = [c for c in _calls(out) if c["status"] == "error"]
+    assert len(errors) == 2 * 8 and {c["http_status"] for c in errors} == {503}
+    server.configure(faults=[])
+    res = invoke(_args(bench, out, "point", server.url, "--levels", "easy"))
+    assert all(p.ok for p in _preds(out).values()) and "4 ok, 0 failed" in res.output
+
+
+def test_unparsable_answers_retry_then_fail_with_category(bench, server, tmp_path):
+    server.configure(faults=[{"kind": "malformed", "first_k": 2}])
+    res = invoke(_args(bench, tmp_path / "m1", "list", server.url, "--levels", "medium"))
+    assert res.exit_code == 0
+    preds = _preds(tmp_path / "m1")
+    assert all(p.ok and p.n_calls == 3 and p.n_failed_calls == 2 for p in preds.values())
+    notes = [c for c in _calls(tmp_path / "m1") if c["status"] == "parse_failure"]
+    assert len(notes) == 8 and {c["category"] for c in notes} == {"no_answer"}
+    # a model that never answers in format: failed after the retries, category kept
+    server.configure(faults=[{"kind": "malformed", "first_k": 100}])
+    invoke(_args(bench, tmp_path / "m2", "list", server.url, "--levels", "hard",
+                 "--option", "max_parse_retries=2"))
+    preds = _preds(tmp_path / "m2")
+    assert all(p.failure == "no_answer" and p.n_calls == 3 for p in preds.values())
+
+
+def test_timeouts_and_broken_bodies_are_retried(bench, server, tmp_path):
+    server.configure(faults=[{"kind": "slow", "delay": 1.5, "times": 1}, {"kind": "garbage", "times": 1},
+                             {"kind": "truncated", "times": 1}])
+    out = tmp_path / "t"
+    res = invoke(_args(bench, out, "point", server.url, "--levels", "easy", "--limit", "2",
+                       "--timeout", "0.5", "--max-concurrency", "1"))
+    assert res.exit_code == 0
+    assert all(p.ok for p in _preds(out).values())
+    cats = sorted(c["category"] for c in _calls(out) if c["status"] == "error")
+    assert cats == ["bad_response", "connection", "timeout"]
+
+
+def test_json_mode_and_seed_reach_the_server(bench, server, tmp_path):
+    invoke(_args(bench, tmp_path / "j", "list", server.url, "--levels", "easy", "--limit", "1",
+                 "--json-mode", "object-schema", "--seed", "11"))
+    (entry,) = server.stats()["log"]
+    assert entry["seed"] == 11
+    assert entry["response_format"]["type"] == "json_object" and "predicted_ranking" in json.dumps(entry)
+
+
+def test_replicas_from_repeated_base_url(bench, tmp_path):
+    with FakeOpenAI(latency=0.01) as a, FakeOpenAI(latency=0.01) as b:
+        args = _args(bench, tmp_path / "rep", "point", a.url, "--base-url", b.url, "--levels", "hard")
+        assert invoke(args).exit_code == 0
+        assert a.stats()["requests"] >= 4 and b.stats()["requests"] >= 4
+
+
+def test_anthropic_backend_through_the_same_command(bench, server, tmp_path):
+    args = _args(bench, tmp_path / "an", "list", server.url.removesuffix("/v1"), "--levels", "easy")
+    args[args.index("openai/fake")] = "anthropic/claude-fake"
+    assert invoke(args).exit_code == 0
+    assert all(p.ok for p in _preds(tmp_path / "an").values())
+    assert all(e["system_param"] for e in server.stats()["log"])
+
+
+def test_dry_run_calls_nothing(bench, server, tmp_path):
+    res = invoke(_args(bench, tmp_path / "d", "pair", server.url, "--dry-run", "--samples", "2"))
+    assert res.exit_code == 0 and "dry run" in res.output
+    assert "2 * 4 * (1 + 3 + 6) * 2" and "160 requests" in res.output
+    assert _chat_requests(server) == 0 and not (tmp_path / "d").exists()
+    res = invoke(["run", "--bench", str(bench), "--model", "openai/gpt-4o", "--method", "point",
+                  "--out", str(tmp_path / "d2"), "--dry-run"])
+    assert res.exit_code == 0 and "$" in res.output  # priced, and no key was needed
+
+
+def test_baselines_use_the_same_command(bench, tmp_path):
+    pytest.importorskip("perrecbench.models.baselines")
+    res = invoke(["run", "--bench", str(bench), "--model", "baseline/random", "--method", "pair",
+                  "--out", str(tmp_path / "base"), "--no-progress"])
+    assert res.exit_code == 0 and len(_preds(tmp_path / "base")) == 12
+    with pytest.raises(ConfigError, match="--cot"):
+        invoke(["run", "--bench", str(bench), "--model", "baseline/random", "--method", "pair",
+                "--out", str(tmp_path / "base2"), "--cot"])
+
+
+def test_cache_commands(bench, server, tmp_path):
+    invoke(_args(bench, tmp_path / "c", "list", server.url))
+    res = invoke(["cache", "stats", "--json"])
+    st = json.loads(res.output)
+    assert st["entries"] == 12 and st["models"]["openai/fake"]["entries"] == 12
+    res = invoke(["cache", "clear", "--model", "openai/other", "--yes"])
+    assert "deleted 0" in res.output
+    res = invoke(["cache", "clear", "--yes"])
+    assert "deleted 12" in res.output
+
+
+def _cli(*args):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "perrecbench.cli.main", *args], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_lines(path: Path, n: int, proc, timeout: float = 30.0) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if path.exists() and len(path.read_text().splitlines()) >= n:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"run ended early: {proc.stdout.read()}")
+        time.sleep(0.05)
+    pytest.fail(f"{path} never reached {n} lines")
+
+
+def test_kill_9_then_rerun_repeats_no_successful_request(bench, tmp_path):
+    with FakeOpenAI(latency=0.15) as srv:
+        out = tmp_path / "kill"
+        args = _args(bench, out, "point", srv.url, "--max-concurrency", "2", "--levels", "hard,medium")
+        proc = _cli(*args)
+        _wait_for_lines(out / "predictions.jsonl", 3, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        done_before = len(RunDir(out).read_predictions())
+        before = _calls(out)
+        ok_before = {c["key"] for c in before if c.get("status") == "ok"}
+        assert done_before >= 3 and ok_before
+        requests_before = srv.stats()["requests"]
+        res = invoke(args)
+        assert res.exit_code == 0, res.output
+        preds = _preds(out)
+        assert len(preds) == 8 and all(p.ok for p in preds.values())
+        rerun = _calls(out)[len(before):]
+        replayed = [c for c in rerun if c.get("key") in ok_before]
+        # every request that succeeded before the kill comes back from the cache, never asked again
+        assert {c["status"] for c in replayed} <= {"cached"}
+        needed = sum(p.n_calls for p in preds.values())
+        asked_again = srv.stats()["requests"] - requests_before
+        assert asked_again == needed - len(ok_before)
+        # only requests still in flight at the kill (at most --max-concurrency) were sent twice
+        assert srv.stats()["requests"] - needed <= 2
+
+
+def test_ctrl_c_keeps_work_and_says_how_to_resume(bench, tmp_path):
+    with FakeOpenAI(latency=0.2) as srv:
+        out = tmp_path / "int"
+        args = _args(bench, out, "pair", srv.url, "--max-concurrency", "1")
+        proc = _cli(*args)
+        _wait_for_lines(out / "predictions.jsonl", 2, proc)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 130, output
+        assert "resume" in output
+        kept = len(RunDir(out).read_predictions())
+        assert kept >= 2
+        srv.configure(latency=0.0)
+        res = invoke(args)
+        assert f"{kept} already done" in res.output and len(_preds(out)) == 12
