@@ -3,9 +3,9 @@
 A group is `n` raters of the same item whose review times fall in one window of
 `window_ms`, and whose relative ratings are at least `min_gap` apart between
 neighbours in the true order (so no ties). We scan windows from the earliest
-review on; in a window, the longest chain of raters with gaps >= min_gap is found
-greedily (optimal for "most points with minimum spacing"), and `n` of them are
-drawn with a seeded generator, so any sub-chain keeps the gaps.
+review on; the greedy longest chain with gaps >= min_gap (optimal for "most points
+with minimum spacing") tells whether a window admits a group, and the group itself
+is drawn at random among the window's raters with a seeded generator.
 """
 
 from __future__ import annotations
@@ -49,6 +49,27 @@ def gap_chain(relatives: np.ndarray, min_gap: float) -> list[int]:
     return chain
 
 
+def _random_group(rel: np.ndarray, n: int, min_gap: float, rng: random.Random) -> list[int]:
+    """A random valid group among candidates known to admit one.
+
+    Drawing members in random order (keeping each one that is >= min_gap from all
+    kept so far) avoids the bias of always taking the tightest chain: with whole-star
+    ratings a tight chain favours low-average users, and a model ranking "lowest
+    average first" would score without knowing any preference. After a few unlucky
+    draws, a random sub-chain of the greedy longest chain is used (always valid).
+    """
+    m = len(rel)
+    for _ in range(8):
+        kept: list[int] = []
+        for i in rng.sample(range(m), m):
+            if all(abs(rel[i] - rel[j]) >= min_gap - EPS for j in kept):
+                kept.append(i)
+                if len(kept) == n:
+                    return sorted(kept)
+    chain = gap_chain(rel, min_gap)
+    return sorted(chain[p] for p in rng.sample(range(len(chain)), n))
+
+
 def choose_group(
     timestamps: np.ndarray,
     relatives: np.ndarray,
@@ -77,9 +98,7 @@ def choose_group(
             seen: set[str] = set()
             keep = [i for i in window if not (users[i] in seen or seen.add(users[i]))]
             rel = relatives[keep]
-            chain = gap_chain(rel, min_gap)
-            if len(chain) >= n:
-                pick = sorted(rng.sample(range(len(chain)), n))
-                return [int(keep[chain[p]]) for p in pick]
+            if len(gap_chain(rel, min_gap)) >= n:
+                return [int(keep[i]) for i in _random_group(rel, n, min_gap, rng)]
         start += 1
     return None

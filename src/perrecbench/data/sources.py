@@ -27,7 +27,14 @@ SOURCES: dict[str, Loader] = {
     "amazon2023": load_amazon,
     "movielens": load_movielens,
     "table": load_table,
+    "synthetic": lambda con, inputs, meta, options: _synthetic(con, options),
 }
+
+
+def _synthetic(con: duckdb.DuckDBPyConnection, options: dict[str, Any]) -> LoadReport:
+    from .synthetic import load_synthetic  # numpy-heavy generator: import only when used
+
+    return load_synthetic(con, options)
 
 
 def load_source(

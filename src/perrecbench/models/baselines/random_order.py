@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ...types import Question
+from ...run.ranking import order_from_scores
+from ...types import Prediction, Question
 from ..base import ScoreRecommender
 from .common import parse_options
 
@@ -34,3 +35,17 @@ class RandomBaseline(ScoreRecommender):
 
     def predict_ratings(self, question: Question) -> list[float]:
         return self._rng(question, "rating").integers(1, 6, size=question.n).astype(float).tolist()
+
+    async def predict(self, question: Question, method: str) -> Prediction:
+        """Pointwise: random 1-5 ratings (for MAE/RMSE) but an independent random ranking.
+
+        Ranking a random rating minus the user's average is *not* chance: it puts
+        low-average users first, and relative rating = rating - average correlates with
+        that by construction (a constant predictor scores about +0.2 on easy that way).
+        Chance level needs scores that ignore the average, so they are drawn separately.
+        """
+        pred = await super().predict(question, method)
+        if method == "point":
+            pred.scores = self.score_users(question)
+            pred.order = order_from_scores(pred.scores)
+        return pred
