@@ -179,6 +179,18 @@ def test_line_numbers_stay_exact_in_a_big_file_read_in_parallel(tmp_path):
     assert report.bad_lines == [f"{path}:{n}: malformed JSON" for n in sorted(bad_at)]
 
 
+def test_parquet_row_numbers_across_row_groups(tmp_path):
+    rows = [_review(f"u{i}", "A", rating=(9.0 if i in (1234, 2999) else 3.0)) for i in range(1, 3001)]
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=100)
+    con = duckdb.connect()
+    con.execute("SET threads = 4")
+    report = load_amazon(con, [path])
+    assert report.rows_kept == 2998
+    assert report.bad_lines == [f"{path}:row 1234: rating 9.0 outside 1..5",
+                                f"{path}:row 2999: rating 9.0 outside 1..5"]
+
+
 def test_item_metadata_fields(tmp_path):
     meta = _jsonl(tmp_path / "meta_Books.jsonl", [
         {"parent_asin": "P1", "title": "  Tom &amp; Jerry &#233;t&eacute; ", "main_category": "Books",
@@ -225,7 +237,7 @@ def test_parquet_meta_with_author_struct_and_details_string(tmp_path):
 def test_empty_file_names_the_file(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    with pytest.raises(InputDataError, match=r"empty\.jsonl: no usable reviews rows: the file is empty"):
+    with pytest.raises(InputDataError, match=r"empty\.jsonl: no usable review rows: the file is empty"):
         load_amazon(duckdb.connect(), [empty])
 
 
@@ -240,7 +252,7 @@ def test_file_with_only_bad_rows_names_the_file_and_first_problem(tmp_path):
 def test_meta_file_with_no_usable_rows_is_an_error(tmp_path):
     reviews = _jsonl(tmp_path / "r.jsonl", [_review("u", "A")])
     meta = _jsonl(tmp_path / "meta.jsonl", [{"title": "no id"}])
-    with pytest.raises(InputDataError, match="meta.jsonl: no usable items rows"):
+    with pytest.raises(InputDataError, match="meta.jsonl: no usable item rows"):
         load_amazon(duckdb.connect(), [reviews], [meta])
 
 
@@ -260,6 +272,13 @@ def test_broken_gzip_is_an_input_error(tmp_path):
     gz.write_bytes(gzip.compress(b'{"a": 1}\n' * 1000)[:200])
     with pytest.raises(InputDataError, match=r"r\.jsonl\.gz"):
         load_amazon(duckdb.connect(), [gz])
+
+
+def test_non_utf8_line_is_an_input_error_with_its_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(json.dumps(_review("u", "A")).encode() + b'\n{"user_id": "caf\xe9"}\n')
+    with pytest.raises(InputDataError, match=r"r\.jsonl:2: cannot read: not valid UTF-8"):
+        load_amazon(duckdb.connect(), [path])
 
 
 def test_without_meta_raw_items_exists_and_is_empty(tmp_path):

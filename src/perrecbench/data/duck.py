@@ -6,6 +6,7 @@ in line 12,345,678 must reach the user as an InputDataError naming the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,14 +39,28 @@ def columns_of(con: duckdb.DuckDBPyConnection, relation: str, path: Path) -> lis
 
 @contextmanager
 def input_errors(path: Path) -> Iterator[None]:
-    """Turn DuckDB's errors about a file's content into InputDataError naming the file."""
+    """Turn DuckDB's errors about a file's content into InputDataError naming the file (and line)."""
     try:
         yield
     except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as exc:
-        msg = " ".join(str(exc).split())
-        if len(msg) > 400:
-            msg = msg[:400] + " ..."
-        raise InputDataError(f"{path}: cannot read: {msg}") from exc
+        raise InputDataError(describe_error(path, str(exc))) from exc
+
+
+def describe_error(path: Path, message: str) -> str:
+    """`file[:line]: what`, in the user's terms rather than the CSV reader's."""
+    msg = " ".join(message.split())
+    line = re.search(r"CSV Error on Line: (\d+)", msg)
+    where = f"{path}:{line.group(1)}" if line else str(path)
+    cols = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", msg)
+    if "Invalid unicode" in msg:
+        what = "not valid UTF-8 text (is the file in another encoding?)"
+    elif cols:
+        what = f"expected {cols.group(1)} fields, found {cols.group(2)}"
+    elif "Maximum line size" in msg:
+        what = "line too long (over the reader's maximum line size)"
+    else:
+        what = msg if len(msg) <= 400 else msg[:400] + " ..."
+    return f"{where}: cannot read: {what}"
 
 
 @contextmanager

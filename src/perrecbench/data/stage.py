@@ -26,7 +26,7 @@ import duckdb
 from ..errors import ConfigError, InputDataError
 from .duck import ident, input_errors, lit
 from .files import Checksums
-from .report import REASONS, FileStats, LoadReport
+from .report import ITEMS, REASONS, FileStats, LoadReport
 
 REVIEW_COLUMNS = {"user_id": "VARCHAR", "item_id": "VARCHAR", "rating": "DOUBLE", "timestamp": "BIGINT"}
 ITEM_COLUMNS = {
@@ -129,7 +129,8 @@ def item_checks(src: str, id_name: str = "item_id", malformed: str = "malformed_
              WHEN item_id IS NULL THEN 'missing_field' END AS _reason
       FROM (
         SELECT *, {text('_i')} AS item_id, {text('_title')} AS title, {text('_author')} AS author,
-               {text('_category')} AS category, {text('_description')} AS description
+               {text('_category')} AS category,
+               nullif(trim(_description), '') AS description  -- long: plain trim is faster
         FROM ({src})))"""
 
 
@@ -206,12 +207,13 @@ def first_bad(
 
 
 def _no_rows(src: Source, stats: FileStats, examples: list[str], role: str) -> str:
+    what = "item" if role == ITEMS else "review"
     if stats.rows_read == 0:
-        return f"{src.path}: no usable {role} rows: the file is empty"
+        return f"{src.path}: no usable {what} rows: the file is empty"
     why = ", ".join(f"{REASONS.get(k, k)} {v:,}" for k, v in stats.skipped.items())
-    first = "; ".join(examples[:3])
-    return (f"{src.path}: no usable {role} rows in {stats.rows_read:,} {src.unit}s ({why}); "
-            f"first: {first}")
+    n = stats.rows_read
+    return (f"{src.path}: no usable {what} rows in {n:,} {src.unit}{'s' if n != 1 else ''} "
+            f"({why}); first: {'; '.join(examples[:3])}")
 
 
 def empty_items(con: duckdb.DuckDBPyConnection) -> None:
