@@ -64,7 +64,7 @@ def _meta(lines: str) -> str:
                  END"""
     return f"""
     SELECT *,
-      coalesce({s('j[1]')}, {s('j[2]')}) AS _i,
+      coalesce(nullif(j[1] ->> '$', ''), j[2] ->> '$') AS _i,
       j[3] ->> '$' AS _title,
       j[4] ->> '$' AS _category,
       coalesce(

@@ -128,7 +128,7 @@ def item_checks(src: str, id_name: str = "item_id", malformed: str = "malformed_
         CASE WHEN _blank THEN 'blank_line' WHEN NOT _ok THEN '{malformed}'
              WHEN item_id IS NULL THEN 'missing_field' END AS _reason
       FROM (
-        SELECT *, {text('_i')} AS item_id, {text('_title')} AS title, {text('_author')} AS author,
+        SELECT *, nullif(_i, '') AS item_id, {text('_title')} AS title, {text('_author')} AS author,
                {text('_category')} AS category,
                nullif(trim(_description), '') AS description  -- long: plain trim is faster
         FROM ({src})))"""
@@ -255,7 +255,7 @@ def _unescape_function(con: duckdb.DuckDBPyConnection) -> Iterator[str]:
 
     try:
         con.remove_function(name)
-    except Exception:  # noqa: BLE001 - not registered yet
+    except duckdb.InvalidInputException:  # not registered (the usual case)
         pass
     con.create_function(name, unescape, ["VARCHAR"], "VARCHAR", side_effects=False)
     try:
