@@ -118,12 +118,15 @@ def test_same_seed_byte_identical(tmp_path):
     params = BuildParams(seed=7, n_items=30, n_heldout=10, max_train=50)
     digests = []
     for name in ("a", "b"):
-        _build("movielens", [ml], None, tmp_path / name, params)
-        files = sorted(p.name for p in (tmp_path / name).iterdir())
-        digests.append({f: hashlib.sha256((tmp_path / name / f).read_bytes()).hexdigest() for f in files})
+        out = tmp_path / name / "bench"  # same folder name: the manifest records it
+        _build("movielens", [ml], None, out, params)
+        files = sorted(p.name for p in out.iterdir())
+        assert "manifest.json" in files and "reviews.parquet" in files
+        digests.append({f: hashlib.sha256((out / f).read_bytes()).hexdigest() for f in files})
     assert digests[0] == digests[1]
-    _build("movielens", [ml], None, tmp_path / "c", BuildParams(seed=8, n_items=30, n_heldout=10, max_train=50))
-    assert (tmp_path / "c" / "test-hard.jsonl").read_bytes() != (tmp_path / "a" / "test-hard.jsonl").read_bytes()
+    other = tmp_path / "c" / "bench"
+    _build("movielens", [ml], None, other, BuildParams(seed=8, n_items=30, n_heldout=10, max_train=50))
+    assert (other / "test-hard.jsonl").read_bytes() != (tmp_path / "a" / "bench" / "test-hard.jsonl").read_bytes()
 
 
 def test_user_mean_all_reproduces_release_leak(tmp_path):
