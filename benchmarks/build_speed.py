@@ -51,10 +51,10 @@ def generate(path: Path, meta: Path, n_reviews: int, seed: int = 0) -> None:
             for k in range(len(u)):
                 asin = f"B{items[k]:09d}"
                 lines.append(
-                    '{"rating": %.1f, "title": "%s", "text": "Review text %d.", "images": [], '
-                    '"asin": "%s", "parent_asin": "%s", "user_id": "U%08d", "timestamp": %d, '
+                    f'{{"rating": {ratings[k]:.1f}, "title": "{words[k % len(words)]}", '
+                    f'"text": "Review text {k}.", "images": [], "asin": "{asin}", '
+                    f'"parent_asin": "{asin}", "user_id": "U{u[k]:08d}", "timestamp": {ts[k]}, '
                     '"helpful_vote": 0, "verified_purchase": true}\n'
-                    % (ratings[k], words[k % len(words)], k, asin, asin, u[k], ts[k])
                 )
             if start == 0:  # real files have the odd broken line and duplicate
                 lines.insert(3, '{"rating": 5.0, "title": "truncated li\n')

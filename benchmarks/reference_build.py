@@ -16,8 +16,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 from perrecbench.bench import questions_file, write_questions
 from perrecbench.build.grouping import choose_group, item_rng
 from perrecbench.build.params import BuildParams
@@ -68,11 +66,10 @@ def build(reviews_path: Path, out: Path, params: BuildParams) -> dict[str, dict[
         rows = sorted(cands[item])
         if len(rows) < 2:
             continue
-        ts = np.array([r[0] for r in rows], dtype=np.int64)
-        rel = np.array([r[3] for r in rows])
-        users = [r[1] for r in rows]
+        ts = [r[0] for r in rows]
+        rel = [r[3] for r in rows]
         for lv in params.levels:
-            pick = choose_group(ts, rel, users, params.group_size[lv], params.min_gap[lv],
+            pick = choose_group(ts, rel, params.group_size[lv], params.min_gap[lv],
                                 params.window_ms, item_rng(params.seed, item, lv), params.max_candidates)
             if pick is not None:
                 groups[lv][item] = [rows[p] for p in pick]

@@ -29,57 +29,57 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 def select_groups(cands, params: BuildParams, progress: Progress = _noop) -> dict[str, dict[str, list[int]]]:
     """{level: {item_id: [candidate row indices]}} — at most one group per item and level."""
-    items = cands.column("item_id").to_numpy(zero_copy_only=False)
-    ts = cands.column("timestamp").to_numpy().astype(np.int64)
-    rel = cands.column("relative_rating").to_numpy().astype(np.float64)
-    users = cands.column("user_id").to_pylist()
     groups: dict[str, dict[str, list[int]]] = {lv: {} for lv in params.levels}
-    if len(items) == 0:
+    if cands.num_rows == 0:
         return groups
+    items = cands.column("item_id").to_numpy(zero_copy_only=False)
+    ts = cands.column("timestamp").to_pylist()
+    rel = cands.column("relative_rating").to_pylist()
     bounds = np.flatnonzero(items[1:] != items[:-1]) + 1
-    starts = np.concatenate([[0], bounds])
-    ends = np.concatenate([bounds, [len(items)]])
+    starts = [0, *bounds.tolist()]
+    ends = [*bounds.tolist(), len(items)]
     total = len(starts)
-    for k, (s, e) in enumerate(zip(starts, ends)):
+    levels = [(lv, params.group_size[lv], params.min_gap[lv]) for lv in params.levels]
+    for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
         item_id = str(items[s])
-        for lv in params.levels:
-            n = params.group_size[lv]
+        item_ts, item_rel = ts[s:e], rel[s:e]
+        for lv, n, gap in levels:
             if e - s < n:
                 continue
-            rows = choose_group(
-                ts[s:e], rel[s:e], users[s:e], n, params.min_gap[lv], params.window_ms,
-                item_rng(params.seed, item_id, lv), params.max_candidates,
-            )
+            rows = choose_group(item_ts, item_rel, n, gap, params.window_ms,
+                                item_rng(params.seed, item_id, lv), params.max_candidates)
             if rows is not None:
                 groups[lv][item_id] = [s + r for r in rows]
-        if k % 2000 == 0 or k == total - 1:
+        if k % 5000 == 0 or k == total - 1:
             progress("grouping items", k + 1, total)
     return groups
 
 
-class RatingModes:
-    """Most common rating of a user's reviews before any time, from cumulative counts.
+def most_common_ratings(con: duckdb.DuckDBPyConnection, members, user_mean: str) -> dict[int, float]:
+    """{member row: most common rating of the user's earlier (or all) reviews}, in SQL.
 
-    Ties go to the rating the user gave first (as `Counter.most_common` on the
-    time-ordered list would), a documented choice: the release does not say.
+    Ties go to the rating the user gave first (time, then item id) — what
+    `Counter.most_common` on the time-ordered list gives; the release does not say.
     """
-
-    def __init__(self, ratings: list[float], timestamps: list[int]):
-        self.ts = np.asarray(timestamps, dtype=np.int64)
-        values, first, inverse = np.unique(np.asarray(ratings), return_index=True, return_inverse=True)
-        self.values, self.first = values, first
-        onehot = np.zeros((len(ratings), len(values)), dtype=np.int32)
-        onehot[np.arange(len(ratings)), inverse] = 1
-        self.cum = np.cumsum(onehot, axis=0)
-
-    def most_common(self, before: int | None) -> float:
-        k = len(self.ts) if before is None else int(np.searchsorted(self.ts, before, side="left"))
-        if k == 0:
-            return float("nan")
-        counts = self.cum[k - 1]
-        best = counts.max()
-        tied = np.flatnonzero(counts == best)
-        return float(self.values[tied[np.argmin(self.first[tied])]])
+    con.register("_members", members)
+    cond = 'r."timestamp" < m."timestamp"' if user_mean == "history" else "TRUE"
+    rows = con.execute(
+        f"""
+        WITH seqd AS (
+            SELECT user_id, rating, "timestamp",
+                   row_number() OVER (PARTITION BY user_id ORDER BY "timestamp", item_id) AS seq
+            FROM reviews SEMI JOIN (SELECT DISTINCT user_id FROM _members) u USING (user_id)
+        ), h AS (
+            SELECT m.row_id, r.rating, count(*) AS c, min(r.seq) AS first_seq
+            FROM _members m JOIN seqd r ON r.user_id = m.user_id AND {cond}
+            GROUP BY m.row_id, r.rating
+        )
+        SELECT row_id, rating FROM h
+        QUALIFY row_number() OVER (PARTITION BY row_id ORDER BY c DESC, first_seq) = 1
+        """
+    ).fetchall()
+    con.unregister("_members")
+    return {int(r): float(v) for r, v in rows}
 
 
 def _temp_ids(con: duckdb.DuckDBPyConnection, table: str, column: str, ids: list[str]) -> None:
@@ -127,36 +127,28 @@ def build_benchmark(
     items_by_level = {lv: set(groups[lv]) for lv in params.levels}
     splits = split_items(items_by_level, params.n_items, params.n_heldout, params.max_train, params.seed)
 
-    # members and their most common earlier rating (needs the members' time-ordered ratings)
-    col = {c: cands.column(c).to_pylist() for c in
-           ("item_id", "user_id", "timestamp", "rating", "avg_rating", "hist_n", "relative_rating")}
     chosen: dict[tuple[str, str, str], list[int]] = {}
     for split, by_level in splits.items():
         for lv, item_ids in by_level.items():
             for it in item_ids:
                 chosen[(split, lv, it)] = groups[lv][it]
-    member_users = sorted({col["user_id"][r] for rows in chosen.values() for r in rows})
-    progress("collecting member histories", 0, 1)
-    _temp_ids(con, "q_users", "user_id", member_users)
-    hist = con.execute(
-        """SELECT r.user_id, list(r.rating ORDER BY r."timestamp", r.item_id) AS ratings,
-                  list(r."timestamp" ORDER BY r."timestamp", r.item_id) AS ts
-           FROM reviews r SEMI JOIN q_users q ON r.user_id = q.user_id GROUP BY r.user_id"""
-    ).fetchall()
-    modes = {u: RatingModes(rs, tss) for u, rs, tss in hist}
-
-    def member(r: int) -> Member:
-        u, t = col["user_id"][r], int(col["timestamp"][r])
-        before = None if params.user_mean == "all" else t
-        return Member(
-            user_id=u,
-            rating=float(col["rating"][r]),
-            relative_rating=round(float(col["relative_rating"][r]), 6),
-            avg_rating=round(float(col["avg_rating"][r]), 6),
-            most_common_rating=modes[u].most_common(before),
-            history_len=int(col["hist_n"][r]),
-            timestamp=t,
+    progress("member statistics", 0, 1)
+    row_ids = sorted({r for rows in chosen.values() for r in rows})
+    picked = cands.take(pa.array(row_ids, type=pa.int64())).append_column(
+        "row_id", pa.array(row_ids, type=pa.int64()))
+    modes = most_common_ratings(con, picked, params.user_mean)
+    col = picked.to_pydict()
+    members_by_row = {
+        r: Member(
+            user_id=u, rating=float(rt), relative_rating=round(float(rel), 6),
+            avg_rating=round(float(avg), 6), most_common_rating=modes.get(r, float(rt)),
+            history_len=int(hn), timestamp=int(t),
         )
+        for r, u, rt, rel, avg, hn, t in zip(
+            col["row_id"], col["user_id"], col["rating"], col["relative_rating"],
+            col["avg_rating"], col["hist_n"], col["timestamp"], strict=True)
+    }
+    _temp_ids(con, "q_users", "user_id", sorted({m.user_id for m in members_by_row.values()}))
 
     counts: dict[str, dict[str, int]] = {}
     query_items: set[str] = set()
@@ -166,7 +158,7 @@ def build_benchmark(
             qs = []
             for it in item_ids:
                 rows = chosen[(split, lv, it)]
-                members = [member(r) for r in rows]
+                members = [members_by_row[r] for r in rows]
                 item_rng(params.seed, it, lv + "/order").shuffle(members)  # never in truth order
                 qs.append(Question(
                     id=f"{lv}-{it}", level=lv, split=split, item_id=it,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -58,7 +57,7 @@ def build(
     min_gap: str = typer.Option("1.0,0.75,0.5", help="min relative-rating gap easy,medium,hard"),
     n_items: int = typer.Option(200, help="test items per level"),
     n_heldout: int = typer.Option(100, help="held-out (few-shot pool) items per level"),
-    max_train: Optional[int] = typer.Option(None, help="cap on train items per level"),
+    max_train: int | None = typer.Option(None, help="cap on train items per level"),
     user_mean: str = typer.Option("history", help="history (leak-free) or all (as released)"),
     levels: str = typer.Option("easy,medium,hard", help="levels to build"),
     memory_limit: str = typer.Option("2GB", help="DuckDB memory limit (spills beyond it)"),
