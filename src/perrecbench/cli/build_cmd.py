@@ -133,6 +133,8 @@ def build_from_source(
             meta.append(download_amazon(cat, cache, kind="meta"))
     if source not in ("synthetic",) and not inputs:
         raise ConfigError(f"--source {source} needs --input")
+    if source != "synthetic" and memory_limit:
+        options = {"memory_limit": memory_limit, **options}  # loading obeys the same bound
     con = duckdb.connect()
     try:
         with stage_progress(show_progress) as cb:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 from typing import Any
@@ -57,12 +58,9 @@ class AnthropicAPI(ModelAPI):
         )
 
     def check(self) -> None:
-        try:
-            import anthropic  # noqa: F401
-        except ImportError as exc:
-            raise ModelError(
-                "the anthropic backend needs the SDK: pip install 'perrecbench[anthropic]'"
-            ) from exc
+        # find_spec, not import: a fully cached run never pays for loading the SDK
+        if importlib.util.find_spec("anthropic") is None:
+            raise ModelError("the anthropic backend needs the SDK: pip install 'perrecbench[anthropic]'")
         self._api_key()
 
     def _get_client(self) -> Any:

@@ -12,6 +12,7 @@ conversion, a fifth of the client's CPU time per request.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -90,10 +91,9 @@ class OpenAIAPI(ModelAPI):
         )
 
     def check(self) -> None:
-        try:
-            import openai  # noqa: F401
-        except ImportError as exc:
-            raise ModelError("the openai backend needs the SDK: pip install 'perrecbench[openai]'") from exc
+        # find_spec, not import: a fully cached run never pays for loading the SDK
+        if importlib.util.find_spec("openai") is None:
+            raise ModelError("the openai backend needs the SDK: pip install 'perrecbench[openai]'")
         self._api_key()
 
     def _pool(self) -> list[_Replica]:
