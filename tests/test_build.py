@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import random
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from conftest import shared_path
 from perrecbench import GROUP_SIZE
 from perrecbench.bench import Benchmark
 from perrecbench.build.builder import build_benchmark
-from perrecbench.build.grouping import choose_group, gap_chain
+from perrecbench.build.grouping import Stream, choose_group, gap_chain, item_rng
 from perrecbench.build.params import BuildParams
 from perrecbench.build.splits import split_items
 from perrecbench.errors import ConfigError
@@ -163,7 +162,7 @@ def test_gap_chain_is_longest_and_spaced():
 def test_choose_group_respects_window_and_gap():
     ts = [0, 10, 20, 1000, 1010]
     rel = [0.0, 0.1, 0.2, 1.0, 2.0]
-    rng = random.Random(0)
+    rng = item_rng(0, "x", "easy")
     assert choose_group(ts, rel, 2, 0.5, window_ms=100, rng=rng) == [3, 4]
     assert choose_group(ts, rel, 3, 0.5, window_ms=100, rng=rng) is None
     assert sorted(choose_group(ts, rel, 3, 0.5, window_ms=2000, rng=rng)) in ([0, 3, 4], [1, 3, 4], [2, 3, 4])
@@ -189,3 +188,17 @@ def test_params_validation():
         BuildParams(user_mean="future")
     with pytest.raises(ConfigError):
         BuildParams(min_gap={"easy": 0.0, "medium": 0.5, "hard": 0.5})
+
+
+def test_stream_is_uniform_and_reproducible():
+    a, b = Stream(42), Stream(42)
+    draws = [a.randrange(4) for _ in range(4000)]
+    assert draws == [b.randrange(4) for _ in range(4000)]
+    counts = [draws.count(k) for k in range(4)]
+    assert all(900 < c < 1100 for c in counts)
+    perm = list(Stream(1).permutation(50))
+    assert sorted(perm) == list(range(50)) and perm != list(range(50))
+    x = list(range(10))
+    Stream(3).shuffle(x)
+    assert sorted(x) == list(range(10))
+    assert item_rng(0, "i", "easy").next64() != item_rng(1, "i", "easy").next64()

@@ -169,7 +169,8 @@ def stage(
             size_bytes=src.path.stat().st_size, rows_read=kept + sum(counts.values()),
             rows_kept=kept, skipped=dict(sorted(counts.items())),
         )
-        examples = first_bad(con, src, checks, max_bad) if counts else []
+        # the scan stops at the last bad row wanted: never read further than needed
+        examples = first_bad(con, src, checks, min(max_bad, sum(counts.values()))) if counts else []
         report.bad_lines.extend(examples)
         report.add_file(stats)
         if kept == 0:
