@@ -274,3 +274,47 @@ def test_ctrl_c_keeps_work_and_says_how_to_resume(bench, tmp_path):
         srv.configure(latency=0.0)
         res = invoke(args)
         assert f"{kept} already done" in res.output and len(_preds(out)) == 12
+
+
+def test_missing_key_stops_before_the_run_directory_exists(bench, tmp_path):
+    from perrecbench.errors import ModelError
+
+    out = tmp_path / "nokey"
+    with pytest.raises(ModelError, match="OPENAI_API_KEY"):
+        invoke(["run", "--bench", str(bench), "--model", "openai/gpt-4o", "--method", "list", "--out", str(out)])
+    assert not out.exists()
+
+
+def test_llama_cpp_like_server_prose_and_no_usage(bench, tmp_path):
+    """Answers wrapped in prose, no token usage, seed ignored: still parsed, cost 0 (local)."""
+    with FakeOpenAI(prose=True, usage=False) as srv:
+        for method in ("point", "pair", "list"):
+            res = invoke(_args(bench, tmp_path / method, method, srv.url, "--levels", "medium", "--cot"))
+            assert res.exit_code == 0
+            assert all(p.ok for p in _preds(tmp_path / method).values()), method
+            assert "tok 0/0" in res.output and "$0.0000" in res.output
+
+
+def test_official_prompt_set_end_to_end(bench, server, tmp_path):
+    from conftest import shared_path
+
+    templates = shared_path("reference", "official-templates")
+    for method in ("point", "pair", "list"):
+        res = invoke(_args(bench, tmp_path / method, method, server.url, "--levels", "hard",
+                           "--prompt-set", "official", "--templates", str(templates)))
+        assert res.exit_code == 0
+        assert all(p.ok for p in _preds(tmp_path / method).values()), method
+        manifest = json.loads((tmp_path / method / "manifest.json").read_text())
+        assert manifest["model_config"]["prompt_set"] == "official"
+
+
+def test_relative_ratings_few_shot_and_profiles(bench, server, tmp_path):
+    res = invoke(_args(bench, tmp_path / "rel", "point", server.url, "--levels", "easy", "--rel-rating",
+                       "--shots", "1", "--profile", "offline", "--k", "2"))
+    assert res.exit_code == 0
+    preds = _preds(tmp_path / "rel")
+    assert all(p.ok for p in preds.values())
+    for p in preds.values():  # the answer is the relative rating itself
+        assert all(-2.0 <= s <= 2.0 for s in p.scores)
+    cfg = json.loads((tmp_path / "rel" / "manifest.json").read_text())["model_config"]
+    assert (cfg["rel_rating"], cfg["shots"], cfg["profile"], cfg["k"]) == (True, 1, "offline", 2)

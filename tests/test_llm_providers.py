@@ -197,3 +197,31 @@ def test_fake_server_answers_consistently():
                 .replace("likes dogs", "likes cats").replace("TMP", "likes dogs")}]
     a, b = answer_for(PAIR), answer_for(swapped)
     assert {a, b} == {"[User A]", "[User B]"}  # the same user wins in both orders
+
+
+@pytest.mark.parametrize("backend, extra", [("openai", "openai"), ("anthropic", "anthropic")])
+def test_missing_sdk_names_the_extra(monkeypatch, backend, extra):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == backend else real(name, *a))
+    with pytest.raises(ModelError, match=rf"perrecbench\[{extra}\]"):
+        create_provider(backend, "m", ["http://127.0.0.1:9"]).check()
+
+
+def test_fake_server_runs_as_its_own_process():
+    import json
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    script = Path(__file__).parent / "servers" / "fake_openai.py"
+    proc = subprocess.Popen([sys.executable, str(script), "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10) as resp:
+            assert json.load(resp)["data"][0]["id"] == "fake-model"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -78,8 +78,10 @@ def answer_for(messages: list[dict[str, Any]], prose: bool = False) -> str:
     """A deterministic, well-formed answer for the format the prompt asks for."""
     last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
     last = last if isinstance(last, str) else json.dumps(last)
+    system = " ".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
+    cues = system + "\n" + last  # the answer format may be asked in the system prompt
     cot = "think" in last.lower() or "reason" in last.lower()
-    if "predicted_ranking" in last:
+    if "predicted_ranking" in cues:
         n = max((int(x) for x in _USER_N.findall(last)), default=2)
         n = max(n, 2)
         blocks = _split_users(last, [f"User{i}" for i in range(1, n + 1)])
@@ -88,9 +90,12 @@ def answer_for(messages: list[dict[str, Any]], prose: bool = False) -> str:
     elif _PAIR.search(last):
         a, b = _split_users(last, ["User A", "User B"])
         ans = "[User A]" if (_h(a), 1) > (_h(b), 0) else "[User B]"
-    elif "predicted_rating" in last:
+    elif "predicted_rating" in cues:
         (block,) = _split_users(last, ["Customer"]) if "Customer" in last else [_clean(last)]
-        ans = json.dumps({"predicted_rating": 1 + _h(block) % 5})
+        if "relative rating" in cues.lower():  # relative-rating prompts: a signed answer
+            ans = json.dumps({"predicted_rating": (_h(block) % 9 - 4) / 2})
+        else:
+            ans = json.dumps({"predicted_rating": 1 + _h(block) % 5})
     else:
         ans = "OK"
     if cot:

@@ -230,6 +230,9 @@ def run(
         _dry_run(model, options, b, method, split, level_list, limit, is_llm)
         return
     rec = create_model(model, options)
+    check = getattr(rec, "check", None)
+    if check is not None:
+        check()  # a missing key or SDK stops here, before the run directory exists
     # LLMs: keep more questions open than request slots, so slots never wait on prompt building
     questions_at_once = max_concurrency * 2 if is_llm else max_concurrency
     start = time.monotonic()

@@ -183,6 +183,10 @@ class LLMRecommender(Recommender):
             return out
         return prof.load_profiles(bench, label)
 
+    def check(self) -> None:
+        """Fail early (missing SDK or key) before a run directory is created."""
+        self.api.check()
+
     def prepare(self, bench: Benchmark, split: str) -> None:
         self.load(bench, split)
         self.connect()
