@@ -35,6 +35,10 @@ def test_unknown_or_bad_options_are_errors():
         create_llm_recommender("openai", "m", {"prompt_set": "official"})
     with pytest.raises(ConfigError, match="JSON mode"):
         create_llm_recommender("anthropic", "m", {"json_mode": "object"})
+    with pytest.raises(ConfigError, match="temperature"):
+        create_llm_recommender("openai", "m", {"temperature": 5})
+    with pytest.raises(ConfigError, match="top_p"):
+        create_llm_recommender("openai", "m", {"top_p": 0})
 
 
 def test_generation_defaults_follow_the_release():

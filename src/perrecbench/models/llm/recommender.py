@@ -120,10 +120,23 @@ class LLMRecommender(Recommender):
         self.profiles: dict[str, str] | None = None
         self._group_demos: dict[tuple[str, str], tuple] = {}
         self._final_stats: dict[str, Any] = {}
+        self._generation: dict[str, GenerateConfig] = {}
+        try:  # decoding options are checked now, not at the first question
+            for method in METHODS:
+                self.generation(method)
+        except ValidationError as exc:
+            errs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"bad decoding option(s): {errs}") from None
 
     # -- configuration ----------------------------------------------------------------
 
     def generation(self, method: str) -> GenerateConfig:
+        """Decoding options of `method`: the release's defaults under the user's choices."""
+        if method not in self._generation:
+            self._generation[method] = self._generation_for(method)
+        return self._generation[method]
+
+    def _generation_for(self, method: str) -> GenerateConfig:
         o = self.opts
         user = GenerateConfig(
             temperature=o.temperature, top_p=o.top_p, max_tokens=o.max_tokens, seed=o.seed,

@@ -37,6 +37,7 @@ class AnthropicAPI(ModelAPI):
         self.base_url = urls[0] if urls else None
         self._client: Any = None
         self._named: set[str] = set()
+        self._local = is_local(self.base_url)
 
     @property
     def endpoint(self) -> str:
@@ -44,7 +45,7 @@ class AnthropicAPI(ModelAPI):
 
     @property
     def local(self) -> bool:
-        return is_local(self.base_url)
+        return self._local
 
     def _api_key(self) -> str:
         key = os.environ.get(KEY_ENV)

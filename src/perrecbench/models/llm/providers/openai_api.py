@@ -80,6 +80,7 @@ class OpenAIAPI(ModelAPI):
         self.base_urls = [u.rstrip("/") for u in urls]
         self._replicas: list[_Replica] | None = None
         self._turn = 0
+        self._local = bool(self.base_urls) and all(is_local(u) for u in self.base_urls)
 
     @property
     def endpoint(self) -> str:
@@ -87,7 +88,7 @@ class OpenAIAPI(ModelAPI):
 
     @property
     def local(self) -> bool:
-        return bool(self.base_urls) and all(is_local(u) for u in self.base_urls)
+        return self._local
 
     def _api_key(self) -> str:
         key = os.environ.get(KEY_ENV)
@@ -109,12 +110,9 @@ class OpenAIAPI(ModelAPI):
     def _pool(self) -> list[_Replica]:
         if self._replicas is None:
             self.check()
-            from openai import AsyncOpenAI
-
             key = self._api_key()
             self._replicas = [
-                _Replica(url, [AsyncOpenAI(base_url=url, api_key=key, max_retries=0) for _ in range(SHARDS)],
-                         shard_load=[0] * SHARDS)
+                _Replica(url, [_sdk_client(url, key) for _ in range(SHARDS)], shard_load=[0] * SHARDS)
                 for url in (self.base_urls or [None])
             ]
         return self._replicas
@@ -173,6 +171,15 @@ class OpenAIAPI(ModelAPI):
             for client in rep.clients:
                 await client.close()
         self._replicas = None
+
+
+def _sdk_client(url: str | None, key: str) -> Any:
+    """An SDK client that does not retry (the LLMClient does). Plain-http servers skip
+    loading the CA bundle, which costs ~0.1 s per client and is never used there."""
+    from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+
+    http = DefaultAsyncHttpxClient(verify=False) if url and url.startswith("http://") else None
+    return AsyncOpenAI(base_url=url, api_key=key, max_retries=0, http_client=http)
 
 
 def parse_chat_response(body: str) -> ProviderOutput:
