@@ -157,7 +157,7 @@ def run(
     progress: bool = typer.Option(True, help="show progress"),
     dry_run: bool = typer.Option(False, "--dry-run", help="count requests, tokens and cost; call nothing",
                                  rich_help_panel=_DRY),
-    prices: Path | None = typer.Option(None, help="JSON price table {model: [in, out] USD per 1M}",
+    prices: Path | None = typer.Option(None, help="JSON price file: model -> (input, output) USD per 1M tokens",
                                           rich_help_panel=_DRY),
     base_url: list[str] = typer.Option([], "--base-url", help="OpenAI-compatible server; repeat for replicas",
                                        rich_help_panel=_LLM_HELP),
