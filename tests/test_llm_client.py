@@ -75,6 +75,7 @@ def test_retries_retryable_errors_then_succeeds(tmp_path):
     assert log[0]["category"] == "rate_limit" and log[0]["http_status"] == 429 and "retry_in_s" in log[0]
     assert all(r["question_id"] == "q1" for r in log)
     assert "messages" not in log[-1]  # prompts are not logged by default
+    assert log[-1]["usage"] == {"prompt_tokens": 10, "completion_tokens": 2} and log[-1]["latency_s"] >= 0
 
 
 def test_gives_up_after_max_attempts_with_category(tmp_path):

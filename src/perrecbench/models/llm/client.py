@@ -283,11 +283,9 @@ class LLMClient:
         if latency is not None:
             rec["latency_s"] = round(latency, 4)
         if done is not None:
-            rec.update(
-                prompt_tokens=done.usage.prompt_tokens,
-                completion_tokens=done.usage.completion_tokens,
-                finish_reason=done.finish_reason,
-            )
+            rec["usage"] = {"prompt_tokens": done.usage.prompt_tokens,
+                            "completion_tokens": done.usage.completion_tokens}
+            rec["finish_reason"] = done.finish_reason
             if cost is not None:
                 rec["cost_usd"] = round(cost, 8)
         if error is not None:
