@@ -146,6 +146,18 @@ def test_unparsable_answers_retry_then_fail_with_category(bench, server, tmp_pat
                  "--option", "max_parse_retries=2"))
     preds = _preds(tmp_path / "m2")
     assert all(p.failure == "no_answer" and p.n_calls == 3 for p in preds.values())
+    # a rerun does not re-ask answers that did not parse (the same cached replies would come back)
+    n_lines, n_requests = len(_calls(tmp_path / "m2")), _chat_requests(server)
+    res = invoke(_args(bench, tmp_path / "m2", "list", server.url, "--levels", "hard",
+                       "--option", "max_parse_retries=2"))
+    assert len(_calls(tmp_path / "m2")) == n_lines and "4 already done" in res.output
+    assert "--retry-failed all" in res.output
+    # after a parser fix: --retry-failed all re-parses the cached replies, no request sent
+    invoke(_args(bench, tmp_path / "m2", "list", server.url, "--levels", "hard",
+                 "--option", "max_parse_retries=2", "--retry-failed", "all"))
+    new = _calls(tmp_path / "m2")[n_lines:]
+    assert new and {c["status"] for c in new} <= {"cached", "parse_failure"}
+    assert _chat_requests(server) == n_requests
 
 
 def test_timeouts_and_broken_bodies_are_retried(bench, server, tmp_path):

@@ -16,6 +16,21 @@ from ..errors import ConfigError
 from .progress import console
 
 _LLM_HELP = "LLM"
+
+
+def _parse_failures() -> frozenset[str]:
+    from ..prompts.parsing import FAILURES
+
+    return frozenset(FAILURES)
+
+
+def _transient(pred: Any) -> bool:
+    """Worth asking again: the failure came from transport, not from the model's answer
+    (asking again would replay the same cached reply)."""
+    return pred.failure not in _parse_failures()
+
+
+RETRY_POLICIES: dict[str, Any] = {"transient": _transient, "all": True, "none": False}
 _DRY = "Dry run"
 
 
@@ -152,7 +167,10 @@ def run(
     split: str = typer.Option("test", help="test, heldout or train"),
     limit: int | None = typer.Option(None, help="first N questions per level"),
     max_concurrency: int = typer.Option(8, help="requests (LLM) or questions (baselines) at once"),
-    retry_failed: bool = typer.Option(True, help="re-ask questions that failed in an earlier run"),
+    retry_failed: str = typer.Option(
+        "transient", help="re-ask failed questions of an earlier run: transient (transport errors; "
+        "answers that did not parse stay failed, their replies are cached), all (e.g. after a parser "
+        "fix; replies come from the cache) or none"),
     option: list[str] = typer.Option([], "--option", help="model option key=value (repeatable)"),
     progress: bool = typer.Option(True, help="show progress"),
     dry_run: bool = typer.Option(False, "--dry-run", help="count requests, tokens and cost; call nothing",
@@ -205,6 +223,8 @@ def run(
 
     if method not in METHODS:
         raise ConfigError(f"unknown --method {method!r}; choose from {', '.join(METHODS)}")
+    if retry_failed not in RETRY_POLICIES:
+        raise ConfigError(f"--retry-failed {retry_failed!r}: choose from {', '.join(RETRY_POLICIES)}")
     is_llm = not model.startswith("baseline/")
     flags: dict[str, Any] = {
         "base_url": list(base_url) or None, "rpm": rpm, "tpm": tpm, "temperature": temperature,
@@ -239,7 +259,7 @@ def run(
     with _Progress(progress, f"{model} {method}") as bar:
         summary = run_bench(
             rec, b, method, out, levels=level_list, split=split, max_concurrency=questions_at_once,
-            limit=limit, retry_failed=retry_failed, progress=bar,
+            limit=limit, retry_failed=RETRY_POLICIES[retry_failed], progress=bar,
         )
     ok, failed, cats = _outcome(out)
     stats = rec.stats() if hasattr(rec, "stats") else {}
@@ -256,8 +276,13 @@ def run(
     if summary.interrupted:
         console.print("[yellow]interrupted: answers so far are saved; run the same command to resume[/yellow]")
         sys.exit(130)  # typer.Exit would be swallowed by main()'s standalone_mode=False
-    if failed:
-        console.print("[dim]failed questions are asked again when you rerun the same command[/dim]")
+    parse_failed = sum(n for c, n in cats.items() if c in _parse_failures())
+    if failed - parse_failed:
+        console.print("[dim]questions that failed in transport are asked again when you rerun the same "
+                      "command[/dim]", soft_wrap=True)
+    if parse_failed:
+        console.print(f"[dim]{parse_failed} answers did not parse; after a parser fix, rerun with "
+                      "--retry-failed all (their replies come from the cache)[/dim]", soft_wrap=True)
 
 
 def _dry_run(model: str, options: dict[str, Any], bench: Any, method: str, split: str,

@@ -43,13 +43,14 @@ async def run_async(
     split: str = "test",
     max_concurrency: int = 8,
     limit: int | None = None,
-    retry_failed: bool = True,
+    retry_failed: bool | Callable[[Prediction], bool] = True,
     progress: ProgressFn | None = None,
 ) -> RunSummary:
     """Answer every question not yet answered in `run_dir`; append each answer as it lands.
 
     Cancellation (Ctrl-C) stops new work; answers already written stay, and running
-    the same command again resumes.
+    the same command again resumes. `retry_failed` re-asks failed questions: all of
+    them (True), none (False), or those for which the callable returns True.
     """
     if method not in model.methods:
         raise ConfigError(f"{model.name} does not support method {method!r} (supports {model.methods})")
@@ -72,7 +73,7 @@ async def run_async(
     done = {
         (r.level, r.prediction.question_id)
         for r in rd.read_predictions(repair=True)
-        if r.prediction.ok or not retry_failed
+        if r.prediction.ok or not (retry_failed(r.prediction) if callable(retry_failed) else retry_failed)
     }
     model.prepare(bench, split)
 
