@@ -244,7 +244,6 @@ def _write_context(con: duckdb.DuckDBPyConnection, out: Path, counts: dict[str, 
     con.execute("SET threads = 1")
     con.execute(f"COPY _context TO '{out / REVIEWS}' (FORMAT parquet, COMPRESSION zstd)")
     counts["context"] = con.execute("SELECT count(*) FROM _context").fetchone()[0]
-    con.execute("DROP TABLE _context")
     con.execute(
         f"""COPY (
               WITH used AS (SELECT DISTINCT item_id FROM read_parquet('{out / REVIEWS}')),
@@ -283,6 +282,46 @@ def _in_background(fn: Callable[..., None], *args: Any) -> Callable[[], None]:
             raise failure[0]
 
     return join
+
+
+def _members_and_questions(
+    con: duckdb.DuckDBPyConnection, params: BuildParams, splits: dict[str, dict[str, list[str]]],
+    chosen: dict[tuple[str, str, str], list[int]], row_ids: list[int], picked, tmp: Path,
+    workers: int, progress: Progress,
+) -> dict[str, dict[str, int]]:
+    """Write {split}-{level}.jsonl into `tmp`; returns question counts."""
+    progress("member statistics", 0, 1)
+    modes = member_modes(con, picked, params.user_mean)
+    cols = picked.select(["user_id", "rating", "relative_rating", "avg_rating", "hist_n", "timestamp"]).to_pydict()
+    cols["mode"] = [float(rt) if m is None else m for m, rt in zip(modes, cols["rating"], strict=True)]
+    del picked
+
+    progress("writing questions, context reviews and items", 0, 1)
+    parts_dir = tmp / "parts"
+    parts_dir.mkdir()
+    parts: list[tuple[str, str, list[str], Path]] = []
+    per_part = 4000
+    for split, by_level in splits.items():
+        for lv, item_ids in by_level.items():
+            for j in range(0, max(len(item_ids), 1), per_part):
+                parts.append((split, lv, item_ids[j:j + per_part], parts_dir / f"{split}-{lv}.{j}"))
+    _TASK.update(parts=parts, cols=cols, index={r: i for i, r in enumerate(row_ids)},
+                 chosen=chosen, seed=params.seed)
+    counts: dict[str, dict[str, int]] = {split: {} for split in splits}
+    try:
+        part_workers = workers if len(row_ids) >= PARALLEL_MIN_ROWS // 8 else 1
+        for (split, lv, _, _), n in zip(parts, _fork_map(_question_part, len(parts), part_workers), strict=True):
+            counts[split][lv] = counts[split].get(lv, 0) + n
+    finally:
+        _TASK.clear()
+    for split, by_level in splits.items():
+        for lv in by_level:
+            with open(questions_file(tmp, split, lv), "wb") as dst:
+                for _, _, _, path in (p for p in parts if p[0] == split and p[1] == lv):
+                    with open(path, "rb") as src:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+    shutil.rmtree(parts_dir)
+    return counts
 
 
 def build_benchmark(
@@ -338,40 +377,15 @@ def build_benchmark(
     _temp_ids(con, "q_items", "item_id", query_items)
     sql.context(con)
     con.execute("DROP TABLE review_stats")
-    progress("member statistics", 0, 1)
-    modes = member_modes(con, picked, params.user_mean)
-    cols = picked.select(["user_id", "rating", "relative_rating", "avg_rating", "hist_n", "timestamp"]).to_pydict()
-    cols["mode"] = [float(rt) if m is None else m for m, rt in zip(modes, cols["rating"], strict=True)]
-    del picked
-
-    progress("writing questions, context reviews and items", 0, 1)
-    parts_dir = tmp / "parts"
-    parts_dir.mkdir()
-    parts: list[tuple[str, str, list[str], Path]] = []
-    per_part = 4000
-    for split, by_level in splits.items():
-        for lv, item_ids in by_level.items():
-            for j in range(0, max(len(item_ids), 1), per_part):
-                parts.append((split, lv, item_ids[j:j + per_part], parts_dir / f"{split}-{lv}.{j}"))
-    _TASK.update(parts=parts, cols=cols, index={r: i for i, r in enumerate(row_ids)},
-                 chosen=chosen, seed=params.seed)
+    # the Parquet writer gets one thread and the rest of the build meanwhile: member
+    # statistics (DuckDB reads the same table) and the question lines (Python)
     context_counts: dict[str, int] = {}
     join_context = _in_background(_write_context, con.cursor(), tmp, context_counts)
-    counts: dict[str, dict[str, int]] = {split: {} for split in splits}
     try:
-        part_workers = workers if len(row_ids) >= PARALLEL_MIN_ROWS // 8 else 1
-        for (split, lv, _, _), n in zip(parts, _fork_map(_question_part, len(parts), part_workers), strict=True):
-            counts[split][lv] = counts[split].get(lv, 0) + n
+        counts = _members_and_questions(con, params, splits, chosen, row_ids, picked, tmp, workers, progress)
     finally:
-        _TASK.clear()
         join_context()
-    for split, by_level in splits.items():
-        for lv in by_level:
-            with open(questions_file(tmp, split, lv), "wb") as dst:
-                for _, _, _, path in (p for p in parts if p[0] == split and p[1] == lv):
-                    with open(path, "rb") as src:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-    shutil.rmtree(parts_dir)
+    con.execute("DROP TABLE _context")
     con.execute(f"SET threads = {int(old_settings[0])}")
     con.execute(f"SET preserve_insertion_order = {'true' if old_settings[1] else 'false'}")
     shutil.rmtree(tmp / "duckdb-tmp", ignore_errors=True)
