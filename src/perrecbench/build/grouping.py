@@ -48,12 +48,19 @@ class Stream:
             x[i], x[j] = x[j], x[i]
 
     def permutation(self, m: int):
-        """Yield a random permutation of range(m) lazily (sparse Fisher-Yates): O(taken)."""
+        """Yield a random permutation of range(m) lazily (sparse Fisher-Yates): O(taken).
+
+        `next64` and `randrange` inlined: the group search draws millions of these.
+        """
         moved: dict[int, int] = {}
+        get = moved.get
         for t in range(m):
-            j = t + self.randrange(m - t)
-            vt, vj = moved.get(t, t), moved.get(j, j)
-            moved[j] = vt
+            self.state = z = (self.state + 0x9E3779B97F4A7C15) & _MASK
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+            j = t + (((z ^ (z >> 31)) * (m - t)) >> 64)
+            vj = get(j, j)
+            moved[j] = get(t, t)
             yield vj
 
 
@@ -102,7 +109,10 @@ def _random_group(rel: Sequence[float], n: int, min_gap: float, rng: Stream) -> 
         kept: list[int] = []
         for i in rng.permutation(m):
             ri = rel[i]
-            if all(abs(ri - rel[j]) >= step for j in kept):
+            for j in kept:
+                if abs(ri - rel[j]) < step:
+                    break
+            else:
                 kept.append(i)
                 if len(kept) == n:
                     return sorted(kept)
