@@ -7,6 +7,7 @@ its own: `perrecbench build` and `benchmarks/reference_build.py`. Prints time an
 peak RSS of both, their ratio, and whether the test questions are identical.
 
     python benchmarks/build_speed.py [--reviews 5000000] [--workdir /tmp/prb-speed]
+    python benchmarks/build_speed.py --breakdown   # only ours, wall and CPU time per stage
 """
 
 from __future__ import annotations
@@ -82,12 +83,47 @@ def measure(cmd: list[str]) -> tuple[float, float, int]:
     return wall, usage.ru_maxrss / 1024.0, code
 
 
+def breakdown(reviews: Path, meta: Path, out: Path, memory_limit: str) -> None:
+    """Build in this process and print wall and CPU seconds (all threads and worker
+    processes) per stage: loading, then the builder's progress stages."""
+    import resource
+
+    import duckdb
+
+    from perrecbench.build.builder import build_benchmark
+    from perrecbench.build.params import BuildParams
+    from perrecbench.data.sources import load_source
+
+    def cpu() -> float:
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    rows: list[tuple[str, float, float]] = []
+    mark = [time.monotonic(), cpu(), "load (checked JSON lines, checksums)"]
+
+    def step(stage: str, done: int = 0, total: int = 0) -> None:
+        if stage != mark[2]:
+            now, c = time.monotonic(), cpu()
+            rows.append((str(mark[2]), now - float(mark[0]), c - float(mark[1])))
+            mark[:] = [now, c, stage]
+
+    shutil.rmtree(out, ignore_errors=True)
+    con = duckdb.connect()
+    load_source(con, "amazon2023", [reviews], [meta], {"memory_limit": memory_limit})
+    step("deduplicating reviews")
+    build_benchmark(con, BuildParams(), out, progress=step, memory_limit=memory_limit)
+    for name, wall, c in rows:
+        print(f"  {name:48s} {wall:6.1f} s wall  {c:6.1f} s CPU")
+    print(f"  {'total':48s} {sum(r[1] for r in rows):6.1f} s wall  {sum(r[2] for r in rows):6.1f} s CPU")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reviews", type=int, default=5_000_000)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/prb-build-speed"))
     ap.add_argument("--memory-limit", default="1GB")
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--breakdown", action="store_true", help="only ours, in-process, time per stage")
     args = ap.parse_args()
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
@@ -100,6 +136,9 @@ def main() -> None:
         print(f"generated {args.reviews:,} reviews ({reviews.stat().st_size / 2**20:.0f} MiB) "
               f"in {time.monotonic() - t:.1f}s")
     ours_out, ref_out = work / "bench-duckdb", work / "bench-reference"
+    if args.breakdown:
+        breakdown(reviews, meta, ours_out, args.memory_limit)
+        return
     for d in (ours_out, ref_out):
         shutil.rmtree(d, ignore_errors=True)
     ours = measure([sys.executable, "-m", "perrecbench.cli.main", "build", "--source", "amazon2023",
