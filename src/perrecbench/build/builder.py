@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import shutil
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,12 @@ def _fork_map(fn: Callable[[int], Any], n_tasks: int, workers: int) -> Iterator[
     if workers <= 1 or n_tasks <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         yield from map(fn, range(n_tasks))
         return
-    with multiprocessing.get_context("fork").Pool(min(workers, n_tasks)) as pool:
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns about forking a process with threads (DuckDB's); the
+        # children only run pure Python on inherited data, so no lock of theirs is used
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
+        pool = multiprocessing.get_context("fork").Pool(min(workers, n_tasks))
+    with pool:
         yield from pool.imap(fn, range(n_tasks))
 
 
