@@ -64,8 +64,6 @@ def _calls(out: Path) -> list[dict]:
 @pytest.mark.parametrize("method", ["point", "pair", "list"])
 @pytest.mark.parametrize("json_mode", ["off", "object-schema"])
 def test_real_llm_each_method(bench, base_url, tmp_path, method, json_mode):
-    if method == "pair" and json_mode != "off":
-        pytest.skip("pairwise answers are '[User A]'/'[User B]' text, not JSON")
     out = tmp_path / f"{method}-{json_mode}"
     _run(bench, out, method, base_url, "--json-mode", json_mode)
     preds = RunDir(out).read_predictions()
