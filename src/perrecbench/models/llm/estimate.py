@@ -96,12 +96,12 @@ def estimate_run(
     `LLMRecommender` after `load()`; `cache` (optional) counts requests already cached."""
     o = rec.opts
     est = Estimate(model=rec.name, method=method)
-    cfg = rec.generation(method)
     samples = o.samples
     for level in levels or bench.available(split):
         qs = bench.questions(split, level)[:limit] if limit is not None else bench.questions(split, level)
         lv = {"questions": len(qs), "requests": 0, "prompt_tokens": 0, "output_tokens": 0}
         for q in qs:
+            cfg = rec.generation(method, q.n)
             prompts = rec.question_prompts(q)
             exact = True
             if method == "point":

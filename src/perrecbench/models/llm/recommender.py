@@ -81,14 +81,25 @@ def create_llm_recommender(provider: str, model: str, options: dict[str, Any]) -
     return LLMRecommender(provider, model, parse_options(options))
 
 
-def answer_schema(method: str, cot: bool) -> dict[str, Any]:
-    """JSON schema of an answer, for JSON modes that take one."""
+def answer_schema(method: str, cot: bool, n: int | None = None, rel_rating: bool = False) -> dict[str, Any]:
+    """JSON schema of an answer, for JSON modes that take one.
+
+    With the group size `n` known, the schema also bounds the answer (ranking length and
+    user numbers, rating range), so grammar-constrained servers cannot produce an
+    answer of the wrong shape; uniqueness of ranked users is still checked by parsing.
+    """
     props: dict[str, Any] = {"reasoning": {"type": "string"}} if cot else {}
     if method == "point":
-        props["predicted_rating"] = {"type": "number"}
+        lo, hi = (-4, 4) if rel_rating else (1, 5)
+        props["predicted_rating"] = {"type": "number", "minimum": lo, "maximum": hi}
         required = ["predicted_rating"]
     elif method == "list":
-        props["predicted_ranking"] = {"type": "array", "items": {"type": "integer"}}
+        items: dict[str, Any] = {"type": "integer", "minimum": 1}
+        ranking: dict[str, Any] = {"type": "array", "items": items}
+        if n is not None:
+            items["maximum"] = n
+            ranking.update(minItems=n, maxItems=n)
+        props["predicted_ranking"] = ranking
         required = ["predicted_ranking"]
     else:
         props["answer"] = {"type": "string", "enum": ["[User A]", "[User B]"]}
@@ -120,7 +131,7 @@ class LLMRecommender(Recommender):
         self.profiles: dict[str, str] | None = None
         self._group_demos: dict[tuple[str, str], tuple] = {}
         self._final_stats: dict[str, Any] = {}
-        self._generation: dict[str, GenerateConfig] = {}
+        self._generation: dict[tuple[str, int | None], GenerateConfig] = {}
         try:  # decoding options are checked now, not at the first question
             for method in METHODS:
                 self.generation(method)
@@ -130,13 +141,15 @@ class LLMRecommender(Recommender):
 
     # -- configuration ----------------------------------------------------------------
 
-    def generation(self, method: str) -> GenerateConfig:
-        """Decoding options of `method`: the release's defaults under the user's choices."""
-        if method not in self._generation:
-            self._generation[method] = self._generation_for(method)
-        return self._generation[method]
+    def generation(self, method: str, n: int | None = None) -> GenerateConfig:
+        """Decoding options of `method`: the release's defaults under the user's choices.
+        The group size `n` only bounds a JSON-schema answer (see `answer_schema`)."""
+        key = (method, n)
+        if key not in self._generation:
+            self._generation[key] = self._generation_for(method, n)
+        return self._generation[key]
 
-    def _generation_for(self, method: str) -> GenerateConfig:
+    def _generation_for(self, method: str, n: int | None) -> GenerateConfig:
         o = self.opts
         user = GenerateConfig(
             temperature=o.temperature, top_p=o.top_p, max_tokens=o.max_tokens, seed=o.seed,
@@ -145,7 +158,8 @@ class LLMRecommender(Recommender):
         )
         cfg = defaults_for(method).merge(user)
         if cfg.response_format in ("json_schema", "json_object_schema"):
-            cfg = cfg.model_copy(update={"json_schema": answer_schema(method, o.cot)})
+            schema = answer_schema(method, o.cot, n, o.rel_rating)
+            cfg = cfg.model_copy(update={"json_schema": schema})
         return cfg
 
     def config(self) -> dict[str, Any]:
@@ -263,7 +277,7 @@ class LLMRecommender(Recommender):
             raise RuntimeError("prepare() the recommender before predicting")
         o = self.opts
         prompts = self.question_prompts(question)
-        asker = Asker(self.client, self.generation(method), o.samples, o.max_parse_retries)
+        asker = Asker(self.client, self.generation(method, question.n), o.samples, o.max_parse_retries)
         if method == "point":
             return await predict_point(question, prompts, asker, o.rel_rating)
         if method == "pair":
