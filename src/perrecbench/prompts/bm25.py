@@ -16,7 +16,9 @@ Tokens are whatever the caller passes: the release split documents on any whites
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -84,8 +86,55 @@ def top_k(docs_tokens: Sequence[Sequence[str]], query_tokens: Sequence[str], k: 
     """
     if k <= 0 or not docs_tokens:
         return []
-    scores = BM25Okapi(docs_tokens).get_scores(query_tokens)
+    scores = np.array(fast_scores(docs_tokens, query_tokens))
     return [int(i) for i in np.argsort(scores)[::-1][:k]]
+
+
+def fast_scores(
+    corpus: Sequence[Sequence[str]], query: Sequence[str], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25
+) -> list[float]:
+    """`BM25Okapi(corpus).get_scores(query)`, bit for bit, in a fraction of the time.
+
+    Retrieval runs once per user block (thousands per run), so this skips what cannot
+    change a score: a query token absent from a document adds idf * 0.0, which leaves
+    any sum as it is; idf depends only on a token's document count, so each distinct
+    count is logged once. Every remaining operation is the same float64 arithmetic in
+    the same order as the vectorised version (numpy's + - * / round like Python's).
+    """
+    n_docs = len(corpus)
+    doc_len = [len(doc) for doc in corpus]
+    avgdl = sum(doc_len) / n_docs if n_docs else 0.0
+    if not n_docs or avgdl == 0:
+        return [0.0] * n_docs
+    # document counts in first-appearance order (the order the idf sum runs in)
+    doc_count: Counter = Counter()
+    doc_count.update(chain.from_iterable(dict.fromkeys(doc) for doc in corpus))
+    by_count: dict[int, float] = {}
+    total = 0.0
+    for n in doc_count.values():
+        value = by_count.get(n)
+        if value is None:
+            value = by_count[n] = math.log(n_docs - n + 0.5) - math.log(n + 0.5)
+        total += value  # sequential, like rank_bm25 (not sum(): 3.12 compensates)
+    average = total / len(doc_count)
+    idf = {}
+    for q in query:
+        if q in doc_count and q not in idf:
+            value = by_count[doc_count[q]]
+            idf[q] = epsilon * average if value < 0 else value
+    terms = [(q, idf[q]) for q in query if q in idf]
+    kp1 = k1 + 1
+    scores = []
+    for doc, dl in zip(corpus, doc_len):
+        score = 0.0
+        if terms:
+            norm = k1 * (1 - b + b * dl / avgdl)
+            for q, w in terms:
+                tf = doc.count(q)
+                if tf:
+                    score += w * (tf * kp1 / (tf + norm))
+        scores.append(score)
+    return scores
 
 
 def doc_tokens(text: str) -> list[str]:
