@@ -63,6 +63,53 @@ def write_manifest(bench_dir: Path, manifest: dict[str, Any]) -> None:
     (Path(bench_dir) / MANIFEST).write_text(text, encoding="utf-8")
 
 
+class _Groups:
+    """Reviews grouped by one key (user or item), each group sorted by (timestamp, item_id,
+    user_id). Built from columns already in that order; a group's Review objects are
+    made on first use, so loading a benchmark does not build one object per review."""
+
+    def __init__(self, keys: list[str], cols: tuple[list, list, list, list], spans: dict[str, tuple[int, int]]):
+        self.keys = keys  # first-appearance order in the review table
+        self._cols = cols  # user_id, item_id, rating, timestamp
+        self._spans = spans
+        self._built: dict[str, tuple[list[Review], list[int]]] = {}
+
+    @classmethod
+    def from_reviews(cls, reviews: list[Review], by: str) -> _Groups:
+        groups: dict[str, list[Review]] = defaultdict(list)
+        for r in reviews:
+            groups[getattr(r, by)].append(r)
+        out = cls(list(groups), ([], [], [], []), {})
+        key = lambda r: (r.timestamp, r.item_id, r.user_id)  # noqa: E731
+        for k, rs in groups.items():
+            rs.sort(key=key)
+            out._built[k] = (rs, [r.timestamp for r in rs])
+        return out
+
+    def get(self, key: str) -> tuple[list[Review], list[int]] | None:
+        got = self._built.get(key)
+        if got is None:
+            span = self._spans.get(key)
+            if span is None:
+                return None
+            s, e = span
+            u, i, r, t = self._cols
+            ts = t[s:e]
+            got = self._built[key] = ([Review(*row) for row in zip(u[s:e], i[s:e], r[s:e], ts)], ts)
+        return got
+
+
+def _spans(sorted_keys: list[str]) -> dict[str, tuple[int, int]]:
+    """Start/end of each run of equal keys in a sorted list."""
+    out: dict[str, tuple[int, int]] = {}
+    start = 0
+    for j in range(1, len(sorted_keys) + 1):
+        if j == len(sorted_keys) or sorted_keys[j] != sorted_keys[start]:
+            out[sorted_keys[start]] = (start, j)
+            start = j
+    return out
+
+
 class Context:
     """In-memory, time-aware view of reviews.parquet and items.parquet.
 
@@ -72,19 +119,12 @@ class Context:
 
     def __init__(self, reviews: list[Review], items: dict[str, Item]):
         self.items = items
-        by_user: dict[str, list[Review]] = defaultdict(list)
-        by_item: dict[str, list[Review]] = defaultdict(list)
-        for r in reviews:
-            by_user[r.user_id].append(r)
-            by_item[r.item_id].append(r)
-        key = lambda r: (r.timestamp, r.item_id, r.user_id)  # noqa: E731
-        self._by_user = {u: sorted(rs, key=key) for u, rs in by_user.items()}
-        self._by_item = {i: sorted(rs, key=key) for i, rs in by_item.items()}
-        self._user_ts = {u: [r.timestamp for r in rs] for u, rs in self._by_user.items()}
-        self._item_ts = {i: [r.timestamp for r in rs] for i, rs in self._by_item.items()}
+        self._users = _Groups.from_reviews(reviews, "user_id")
+        self._items = _Groups.from_reviews(reviews, "item_id")
 
     @classmethod
     def from_parquet(cls, bench_dir: Path) -> Context:
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         bench_dir = Path(bench_dir)
@@ -93,13 +133,20 @@ class Context:
             if not p.exists():
                 raise BenchmarkError(f"{bench_dir} has no {p.name}; was it built by perrecbench?")
         rt = pq.read_table(rpath, columns=["user_id", "item_id", "rating", "timestamp"])
-        cols = rt.to_pydict()
-        reviews = [
-            Review(u, i, float(r), int(t))
-            for u, i, r, t in zip(cols["user_id"], cols["item_id"], cols["rating"], cols["timestamp"])
-        ]
+        rt = rt.set_column(2, "rating", pc.cast(rt["rating"], "float64"))
+        rt = rt.set_column(3, "timestamp", pc.cast(rt["timestamp"], "int64"))
+        ctx = cls.__new__(cls)
+        # Arrow sorts strings by UTF-8 bytes, which is code-point order: Python's order
+        by_user = rt.take(pc.sort_indices(rt, [("user_id", "ascending"), ("timestamp", "ascending"),
+                                               ("item_id", "ascending")]))
+        by_item = rt.take(pc.sort_indices(rt, [("item_id", "ascending"), ("timestamp", "ascending"),
+                                               ("user_id", "ascending")]))
+        ucols = tuple(by_user.column(c).to_pylist() for c in range(4))
+        icols = tuple(by_item.column(c).to_pylist() for c in range(4))
+        ctx._users = _Groups(pc.unique(rt["user_id"]).to_pylist(), ucols, _spans(ucols[0]))
+        ctx._items = _Groups(pc.unique(rt["item_id"]).to_pylist(), icols, _spans(icols[1]))
         it = pq.read_table(ipath).to_pylist()
-        items = {
+        ctx.items = {
             row["item_id"]: Item(
                 item_id=row["item_id"],
                 title=row.get("title") or "",
@@ -109,31 +156,35 @@ class Context:
             )
             for row in it
         }
-        return cls(reviews, items)
+        return ctx
 
     def users(self) -> list[str]:
-        return list(self._by_user)
+        return list(self._users.keys)
 
     def history(self, user_id: str, before: int) -> list[Review]:
         """The user's reviews strictly earlier than `before`, oldest first."""
-        ts = self._user_ts.get(user_id)
-        if not ts:
+        got = self._users.get(user_id)
+        if not got:
             return []
-        return self._by_user[user_id][: bisect.bisect_left(ts, before)]
+        reviews, ts = got
+        return reviews[: bisect.bisect_left(ts, before)]
 
     def item_ratings(self, item_id: str, before: int) -> list[Review]:
         """Reviews of the item strictly earlier than `before`, oldest first."""
-        ts = self._item_ts.get(item_id)
-        if not ts:
+        got = self._items.get(item_id)
+        if not got:
             return []
-        return self._by_item[item_id][: bisect.bisect_left(ts, before)]
+        reviews, ts = got
+        return reviews[: bisect.bisect_left(ts, before)]
 
     def item(self, item_id: str) -> Item:
         return self.items.get(item_id) or Item(item_id=item_id, title=item_id)
 
     def all_reviews(self) -> Iterator[Review]:
-        for rs in self._by_user.values():
-            yield from rs
+        for u in self._users.keys:
+            got = self._users.get(u)
+            if got:
+                yield from got[0]
 
 
 class Benchmark:

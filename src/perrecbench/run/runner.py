@@ -16,6 +16,9 @@ from ..models.base import Recommender
 from ..types import Prediction, Question
 from .rundir import PredictionRecord, RunDir, bench_fingerprint
 
+#: predictions (and the model's cache rows and call log lines) are written in batches
+#: at most this many seconds apart, instead of one write + flush per answer
+FLUSH_S = 0.2
 IDENTITY = ("model", "method", "split", "bench_fingerprint", "model_config")
 
 
@@ -94,8 +97,28 @@ async def run_async(
     start = time.monotonic()
     sem = asyncio.Semaphore(max(1, max_concurrency))
     out = rd.appender()
+    pending: list[str] = []
+    last_flush = time.monotonic()
+    model_flush = getattr(model, "flush", None)
+    timer: asyncio.TimerHandle | None = None
+
+    def flush() -> None:
+        """Model first (cache, call log), then the predictions that rely on it: a kill -9
+        loses at most the answers of the last FLUSH_S, never half of one."""
+        nonlocal last_flush, timer
+        if timer is not None:
+            timer.cancel()
+            timer = None
+        last_flush = time.monotonic()
+        if model_flush is not None:
+            model_flush()
+        if pending:
+            out.write("".join(pending))
+            pending.clear()
+            out.flush()
 
     async def one(level: str, q: Question) -> None:
+        nonlocal timer
         async with sem:
             try:
                 pred = await model.predict(q, method)
@@ -108,8 +131,11 @@ async def run_async(
                     failure="error",
                     failure_detail=f"{type(exc).__name__}: {exc}"[:500],
                 )
-        out.write(PredictionRecord(level, split, pred).to_json() + "\n")
-        out.flush()
+        pending.append(PredictionRecord(level, split, pred).to_json() + "\n")
+        if time.monotonic() - last_flush >= FLUSH_S:
+            flush()
+        elif timer is None:
+            timer = asyncio.get_running_loop().call_later(FLUSH_S, flush)
         summary.answered += 1
         if not pred.ok:
             summary.failed += 1
@@ -126,6 +152,7 @@ async def run_async(
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
+        flush()
         out.close()
         summary.elapsed_s = time.monotonic() - start
         await model.aclose()

@@ -79,8 +79,12 @@ class ResponseCache:
             self._db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the response cache {self.path}: {exc}") from exc
+        self._pending: dict[str, tuple[str, str, str, float, str]] = {}
 
     def get(self, key: str) -> dict[str, Any] | None:
+        pending = self._pending.get(key)
+        if pending is not None:
+            return json.loads(pending[4])
         row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
@@ -89,13 +93,36 @@ class ResponseCache:
         except ValueError:
             return None  # a damaged entry is a miss; the next success overwrites it
 
-    def put(self, key: str, backend: str, model: str, response: dict[str, Any]) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO responses (key, backend, model, created, response) VALUES (?, ?, ?, ?, ?)",
-            (key, backend, model, time.time(), json.dumps(response, ensure_ascii=False)),
-        )
+    def put(self, key: str, backend: str, model: str, response: dict[str, Any], defer: bool = False) -> None:
+        """Store one response; `defer` holds it (visible to `get`) until `flush`, so that many
+        answers share one transaction -- a killed process loses only those not flushed."""
+        self._pending[key] = (key, backend, model, time.time(), json.dumps(response, ensure_ascii=False))
+        if not defer:
+            self.flush()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def flush(self) -> None:
+        """Commit every deferred response in one transaction (all or nothing on disk)."""
+        if not self._pending:
+            return
+        rows = list(self._pending.values())
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO responses (key, backend, model, created, response) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        self._pending.clear()
 
     def stats(self) -> dict[str, Any]:
+        self.flush()
         rows = self._db.execute(
             "SELECT backend || '/' || model, COUNT(*), SUM(LENGTH(response)) FROM responses GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
@@ -109,6 +136,7 @@ class ResponseCache:
 
     def clear(self, model: str | None = None) -> int:
         """Delete every entry, or those of one `backend/model`; returns how many."""
+        self.flush()
         if model is None:
             cur = self._db.execute("DELETE FROM responses")
         else:
@@ -120,4 +148,5 @@ class ResponseCache:
         return n
 
     def close(self) -> None:
+        self.flush()
         self._db.close()

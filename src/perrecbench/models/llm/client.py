@@ -28,6 +28,7 @@ from .pricing import PriceTable
 from .providers.base import FATAL, RATE_LIMIT, TIMEOUT, CallError, ModelAPI, ProviderOutput
 
 _SECRET_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+MAX_PENDING = 256  # deferred answers held at most before the client flushes by itself
 _KEYLIKE = re.compile(r"\b(sk-|sk_|key-)[A-Za-z0-9_\-*.]{4,}")
 
 
@@ -69,21 +70,40 @@ def redact(text: str) -> str:
 
 
 class CallLog:
-    """`calls.jsonl`: one line per attempt, cached or not. No prompt text unless asked."""
+    """`calls.jsonl`: one line per attempt, cached or not. No prompt text unless asked.
 
-    def __init__(self, path: Path | str, log_prompts: bool = False):
+    `buffered` holds lines until `flush` (the client flushes its cache first, so a line
+    that says "ok" is never on disk before its answer is in the cache)."""
+
+    def __init__(self, path: Path | str, log_prompts: bool = False, buffered: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.log_prompts = log_prompts
+        self.buffered = buffered
+        self._lines: list[str] = []
         torn = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
-        self._fh = open(self.path, "a", encoding="utf-8", buffering=1)
+        self._fh = open(self.path, "a", encoding="utf-8")
         if torn:  # a killed run left half a line: end it, so the next record stands alone
             self._fh.write("\n")
+            self._fh.flush()
 
     def write(self, record: dict[str, Any]) -> None:
-        self._fh.write(redact(json.dumps(record, sort_keys=True, ensure_ascii=False)) + "\n")
+        self._lines.append(redact(json.dumps(record, sort_keys=True, ensure_ascii=False)) + "\n")
+        if not self.buffered:
+            self.flush()
+
+    @property
+    def pending(self) -> int:
+        return len(self._lines)
+
+    def flush(self) -> None:
+        if self._lines:
+            self._fh.write("".join(self._lines))
+            self._lines.clear()
+            self._fh.flush()
 
     def close(self) -> None:
+        self.flush()
         self._fh.close()
 
 
@@ -129,6 +149,7 @@ class LLMClient:
         log: CallLog | None = None,
         prices: PriceTable | None = None,
         rng: random.Random | None = None,
+        deferred: bool = False,
     ):
         self.api = api
         self.cache = cache
@@ -139,6 +160,11 @@ class LLMClient:
         self._rng = rng or random.Random()
         self._stats = _Stats()
         self._fatal: CallError | None = None
+        # deferred: cache rows and log lines are written in batches by `flush` (the
+        # runner calls it before it writes predictions), not one transaction per answer
+        self.deferred = deferred
+        if deferred and log is not None:
+            log.buffered = True
 
     @property
     def name(self) -> str:
@@ -214,10 +240,12 @@ class LLMClient:
             if self.limiter.tokens is not None and out.prompt_tokens is not None:
                 self.limiter.tokens.adjust(est - out.prompt_tokens - (out.completion_tokens or 0))
             if self.cache is not None:
-                self.cache.put(key, self.api.backend, self.api.model, stored)
+                self.cache.put(key, self.api.backend, self.api.model, stored, defer=self.deferred)
             done = self._completion(stored, latency, False, sample_index, attempt)
             cost = self._account(done)
             self._log(tags, sample_index, attempt, "ok", key, done=done, latency=latency, cost=cost, messages=msgs)
+            if self.cache is not None and self.cache.pending >= MAX_PENDING:
+                self.flush()
             return done
 
     async def _send(self, msgs: list[dict[str, str]], config: GenerateConfig, seed: int | None) -> ProviderOutput:
@@ -297,6 +325,8 @@ class LLMClient:
             if done is not None:
                 rec["response"] = done.text
         self.log.write(rec)
+        if self.log.pending >= MAX_PENDING:
+            self.flush()
 
     def stats(self) -> dict[str, Any]:
         s = self._stats
@@ -313,7 +343,15 @@ class LLMClient:
             "inflight": self.limiter.inflight,
         }
 
+    def flush(self) -> None:
+        """Write deferred answers: the cache first, then the log lines that mention them."""
+        if self.cache is not None:
+            self.cache.flush()
+        if self.log is not None:
+            self.log.flush()
+
     async def aclose(self) -> None:
+        self.flush()
         await self.api.aclose()
         if self.log is not None:
             self.log.close()

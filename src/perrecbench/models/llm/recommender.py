@@ -236,7 +236,14 @@ class LLMRecommender(Recommender):
             retry=RetryPolicy(o.max_attempts, o.retry_base_delay, o.retry_max_delay),
             log=CallLog(o.calls_log, o.log_prompts) if o.calls_log else None,
             prices=PriceTable.load(o.prices),
+            deferred=True,
         )
+
+    def flush(self) -> None:
+        """Write answers held back for batching (the runner calls this before it records
+        predictions, so a recorded prediction always has its answers cached and logged)."""
+        if self.client is not None:
+            self.client.flush()
 
     def loaded_bench(self) -> Benchmark:
         if self.bench is None:
