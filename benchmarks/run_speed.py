@@ -37,6 +37,13 @@ DOCS = REPO / "docs" / "performance.md"
 METHODS = ("point", "pair", "list")
 TARGET_RATIO = 1.3
 TARGET_CACHED_S = 5.0
+#: earlier results of this script, kept in the report so changes can be compared
+HISTORY = [
+    "Before the speed-ups of BM25 retrieval, context loading and batched writes (same machine and "
+    "settings, load average 1.12): requests phase 27.3 s = 1.54x of ideal, whole processes 37.2 s = "
+    "2.10x (start-up 2.3-3.1 s per process), cached re-run 10.4 s (point 4.4 s, pair 3.3 s, list 2.7 s).",
+    "",
+]
 
 
 def build_bench(path: Path) -> None:
@@ -176,7 +183,9 @@ def measure(args: argparse.Namespace) -> dict:
             server.stop()
         print(f"list at {args.slow_latency:g} s latency: wall {slow['wall_s']:.1f} s, requests "
               f"{slow['phase_s']:.1f} s, ideal {slow['ideal_s']:.1f} s")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return {"rows": rows, "cached": cached, "slow": slow, "questions": n_questions, "latency": args.latency,
+            "load": load, "date": time.strftime("%Y-%m-%d"),
             "slow_latency": args.slow_latency, "concurrency": args.concurrency, "seq_limit": args.seq_limit}
 
 
@@ -186,11 +195,11 @@ def report(res: dict) -> str:
                                                 "ideal_s", "sequential_s")}
     cached_wall = sum(c["wall_s"] for c in cached)
     cached_req = sum(c["requests"] for c in cached)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = res.get("load", float("nan"))
     lines = [
         "## LLM runner",
         "",
-        f"`python benchmarks/run_speed.py --write-docs` — measured {time.strftime('%Y-%m-%d')} on "
+        f"`python benchmarks/run_speed.py --write-docs` — measured {res.get('date', '?')} on "
         f"{platform.machine()} with {os.cpu_count()} CPU cores (load average {load:.2f} at the end), "
         f"Python {platform.python_version()}. Default synthetic benchmark ({res['questions']} test questions: "
         "3 levels x 200); fake OpenAI-compatible server `tests/servers/fake_openai.py` in its own process, "
@@ -225,12 +234,13 @@ def report(res: dict) -> str:
         f"({1000 * tot['cpu_s'] / tot['requests']:.1f} ms each, start-up included) against "
         f"{tot['ideal_s']:.1f} s of ideal wall time, i.e. it needs about one full core (the machine has "
         f"{os.cpu_count()}, one of them also serving the fake server). Profiles of the requests phase put "
-        "most of it in the OpenAI SDK's HTTP stack (httpx2, httpcore2, anyio, h11: ~2.5-3 ms per request), "
-        "BM25 retrieval ~0.5 ms per user block, and the client's own cache, call log and limits ~0.35 ms "
-        "per request (measured with a no-op provider). Each process also pays a fixed start-up (the "
-        "start-up column): interpreter and imports ~0.8 s, loading the benchmark context ~0.7 s, "
-        "importing the OpenAI SDK ~1.1 s (skipped when every answer is cached). With a real LLM (seconds "
-        "per answer) the CPU is no longer the limit -- see the 1 s row below.",
+        "most of it in the OpenAI SDK's HTTP stack (httpx2, httpcore2, anyio, h11: ~2.5-3 ms per request); "
+        "BM25 retrieval is ~0.3 ms per user block (scores bit for bit equal to rank_bm25, computed only "
+        "where a query token occurs), and cache rows, call-log lines and predictions are written in "
+        "batches every 0.2 s. Each process also pays a fixed start-up (the start-up column): interpreter "
+        "and imports ~0.6 s, loading the benchmark context ~0.25 s, importing the OpenAI SDK and building "
+        "its clients ~1 s (skipped when every answer is cached). With a real LLM (seconds per answer) "
+        "the CPU is no longer the limit -- see the 1 s row below.",
     ]
     if slow:
         lines += [
@@ -243,11 +253,13 @@ def report(res: dict) -> str:
         "",
         f"Fully cached re-run (same cache, new run directories): {cached_wall:.1f} s for the three processes ("
         + ", ".join(f"{c['method']} {c['wall_s']:.1f} s" for c in cached)
-        + f"), {cached_req} requests. Target < {TARGET_CACHED_S:.0f} s with zero requests: "
+        + f"), {cached_req} requests. Target: the three together < {TARGET_CACHED_S:.0f} s with zero requests: "
         + _verdict(cached_wall, max(c["wall_s"] for c in cached), cached_req)
-        + ". A cached run still loads the benchmark and rebuilds every prompt (BM25 retrieval "
-        "included) to compute the cache keys; the SDK is not imported.",
+        + ". Each process is measured whole (start-up included), as a user runs one process per method; "
+        "the target is for the sum. A cached run still loads the benchmark and rebuilds every prompt "
+        "(BM25 retrieval included) to compute the cache keys; the SDK is not imported.",
         "",
+        *HISTORY,
     ]
     return "\n".join(lines)
 
@@ -256,9 +268,9 @@ def _verdict(total: float, worst: float, requests: int) -> str:
     if requests:
         return f"NOT met ({requests} requests were sent)"
     if total < TARGET_CACHED_S:
-        return "met for all three together"
+        return "met (all three processes together)"
     if worst < TARGET_CACHED_S:
-        return "met for each process, not for the three together"
+        return f"NOT met (each process alone is under {TARGET_CACHED_S:.0f} s, the three together are not)"
     return "NOT met"
 
 
@@ -282,8 +294,16 @@ def main() -> None:
     ap.add_argument("--slow-latency", type=float, default=1.0,
                     help="also run list at this server latency (0 to skip)")
     ap.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
+    ap.add_argument("--from-json", help="report the measurements saved by an earlier run (no measuring)")
     args = ap.parse_args()
-    section = report(measure(args))
+    if args.from_json:
+        res = json.loads(Path(args.from_json).read_text())
+    else:
+        res = measure(args)
+        saved = Path(args.workdir) / "results.json"
+        saved.write_text(json.dumps(res, default=str, indent=1))
+        print(f"measurements saved to {saved}")
+    section = report(res)
     print()
     print(section)
     if args.write_docs:
