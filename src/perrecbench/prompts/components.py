@@ -80,6 +80,18 @@ class PromptOptions:
     demos: tuple[Any, ...] = field(default_factory=tuple)  # few-shot demonstrations
 
 
+def check_users(method: str, components: Components, methods) -> None:
+    """Shared input check of every prompt set: a known method, and one user for pointwise,
+    two (A then B) for pairwise."""
+    from ..errors import ConfigError
+
+    if method not in methods:
+        raise ConfigError(f"unknown method {method!r}")
+    expected = {"point": 1, "pair": 2}.get(method)
+    if expected is not None and len(components.users) != expected:
+        raise ConfigError(f"{method} prompts take {expected} user(s), got {len(components.users)}")
+
+
 class PromptSet(Protocol):
     """A family of prompts: one renderer per method."""
 

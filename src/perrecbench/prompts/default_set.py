@@ -13,8 +13,15 @@ average rating, as in the release.
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from .components import Components, HistoryEntry, Message, PromptOptions, QueryItem, UserBlock
+from .components import (
+    Components,
+    HistoryEntry,
+    Message,
+    PromptOptions,
+    QueryItem,
+    UserBlock,
+    check_users,
+)
 
 _ROLE = (
     "You help a shop personalise its recommendations. You will see what people have "
@@ -56,11 +63,7 @@ class DefaultPromptSet:
     name = "default"
 
     def render(self, method: str, components: Components, options: PromptOptions) -> list[Message]:
-        if method not in _TASK:
-            raise ConfigError(f"unknown method {method!r}")
-        expected = {"point": 1, "pair": 2}.get(method)
-        if expected is not None and len(components.users) != expected:
-            raise ConfigError(f"{method} prompts take {expected} user(s), got {len(components.users)}")
+        check_users(method, components, _TASK)
         messages = [Message("system", self.system(method, options))]
         for demo in options.demos:
             messages.append(Message("user", self.question(method, demo.components, options)))

@@ -29,7 +29,7 @@ import string
 from pathlib import Path
 
 from ..errors import ConfigError
-from .components import Components, Message, PromptOptions, UserBlock
+from .components import Components, Message, PromptOptions, UserBlock, check_users
 from .retrieval import entry_text, query_text
 
 FILES = {
@@ -116,11 +116,7 @@ class OfficialPromptSet:
             self.templates["list"]["user"] = text.replace(old, new)
 
     def render(self, method: str, components: Components, options: PromptOptions) -> list[Message]:
-        if method not in FILES:
-            raise ConfigError(f"unknown method {method!r}")
-        expected = {"point": 1, "pair": 2}.get(method)
-        if expected is not None and len(components.users) != expected:
-            raise ConfigError(f"{method} prompts take {expected} user(s), got {len(components.users)}")
+        check_users(method, components, FILES)
         t = self.templates[method]
         prompt = self._main_text(method, components, options, t["user_cot" if options.cot else "user"])
         if options.demos:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import os
 from typing import Any
 
-from ....errors import ConfigError, ModelError
+from ....errors import ConfigError
 from ..config import GenerateConfig
 from ..limits import parse_retry_after
 from .base import (
@@ -28,6 +26,7 @@ KEY_ENV = "ANTHROPIC_API_KEY"
 
 class AnthropicAPI(ModelAPI):
     backend = "anthropic"
+    key_env = KEY_ENV
 
     def __init__(self, model: str, base_urls: list[str] | None = None):
         super().__init__(model)
@@ -47,22 +46,9 @@ class AnthropicAPI(ModelAPI):
     def local(self) -> bool:
         return self._local
 
-    def _api_key(self) -> str:
-        key = os.environ.get(KEY_ENV)
-        if key:
-            return key
-        if self.base_url:
-            return "EMPTY"
-        raise ModelError(
-            f"anthropic/{self.model} needs an API key: set {KEY_ENV}, "
-            "or pass --base-url for a compatible server"
-        )
-
-    def check(self) -> None:
-        # find_spec, not import: a fully cached run never pays for loading the SDK
-        if importlib.util.find_spec("anthropic") is None:
-            raise ModelError("the anthropic backend needs the SDK: pip install 'perrecbench[anthropic]'")
-        self._api_key()
+    @property
+    def has_base_url(self) -> bool:
+        return bool(self.base_url)
 
     def _get_client(self) -> Any:
         if self._client is None:

@@ -6,12 +6,15 @@ new API is one small class: build the request, call the SDK, map its errors.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from ....errors import ModelError
 from ..config import GenerateConfig
 
 # failure categories of a call (a parse failure is categorised by the prompts parser)
@@ -105,8 +108,34 @@ class ModelAPI(ABC):
         """Whether calls are free (a local server)."""
         return False
 
-    def check(self) -> None:  # noqa: B027
+    #: environment variable holding the API key
+    key_env: str = ""
+    #: how to reach a self-hosted server instead, for the missing-key message
+    url_hint: str = "pass --base-url for a compatible server"
+
+    @property
+    def has_base_url(self) -> bool:
+        """A server was named: a missing key is then sent as a placeholder."""
+        return False
+
+    def _api_key(self) -> str:
+        key = os.environ.get(self.key_env)
+        if key:
+            return key
+        if self.has_base_url:
+            return "EMPTY"  # local/self-hosted servers rarely check it
+        raise ModelError(
+            f"{self.backend}/{self.model} needs an API key: set {self.key_env}, or {self.url_hint}"
+        )
+
+    def check(self) -> None:
         """Raise ModelError if the backend cannot work (missing SDK or key); no request made."""
+        # find_spec, not import: a fully cached run never pays for loading the SDK
+        if importlib.util.find_spec(self.backend) is None:
+            raise ModelError(
+                f"the {self.backend} backend needs the SDK: pip install 'perrecbench[{self.backend}]'"
+            )
+        self._api_key()
 
     @abstractmethod
     async def generate(

@@ -12,14 +12,12 @@ conversion, a fifth of the client's CPU time per request.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ....errors import ModelError
 from ..config import GenerateConfig
 from ..limits import parse_retry_after
 from .base import (
@@ -73,6 +71,8 @@ class _Replica:
 
 class OpenAIAPI(ModelAPI):
     backend = "openai"
+    key_env = KEY_ENV
+    url_hint = "pass --base-url (or set OPENAI_BASE_URL) to use an OpenAI-compatible server such as vLLM"
 
     def __init__(self, model: str, base_urls: list[str] | None = None):
         super().__init__(model)
@@ -90,22 +90,9 @@ class OpenAIAPI(ModelAPI):
     def local(self) -> bool:
         return self._local
 
-    def _api_key(self) -> str:
-        key = os.environ.get(KEY_ENV)
-        if key:
-            return key
-        if self.base_urls:
-            return "EMPTY"  # local/self-hosted servers rarely check it
-        raise ModelError(
-            f"openai/{self.model} needs an API key: set {KEY_ENV}, or pass --base-url "
-            "(or set OPENAI_BASE_URL) to use an OpenAI-compatible server such as vLLM"
-        )
-
-    def check(self) -> None:
-        # find_spec, not import: a fully cached run never pays for loading the SDK
-        if importlib.util.find_spec("openai") is None:
-            raise ModelError("the openai backend needs the SDK: pip install 'perrecbench[openai]'")
-        self._api_key()
+    @property
+    def has_base_url(self) -> bool:
+        return bool(self.base_urls)
 
     def _pool(self) -> list[_Replica]:
         if self._replicas is None:
