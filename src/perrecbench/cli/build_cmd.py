@@ -131,7 +131,7 @@ def build_from_source(
         for cat in hub_categories:
             inputs.append(download_amazon(cat, cache, kind="review"))
             meta.append(download_amazon(cat, cache, kind="meta"))
-    if source not in ("synthetic",) and not inputs:
+    if source != "synthetic" and not inputs:
         raise ConfigError(f"--source {source} needs --input")
     if source != "synthetic" and memory_limit:
         options = {"memory_limit": memory_limit, **options}  # loading obeys the same bound
@@ -140,11 +140,9 @@ def build_from_source(
         with stage_progress(show_progress) as cb:
             cb(f"reading {source} data", 0, 1)
             report = load_source(con, source, inputs, meta or None, options)
-            if hasattr(report, "summary"):
-                console.print(report.summary())
+            console.print(report.summary())
             return build_benchmark(
-                con, params, out,
-                inputs={"source": source, **(report.to_dict() if hasattr(report, "to_dict") else {})},
+                con, params, out, inputs={"source": source, **report.to_dict()},
                 name=out.name, progress=cb, memory_limit=memory_limit,
             )
     finally:

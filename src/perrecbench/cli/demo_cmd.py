@@ -23,12 +23,16 @@ def demo(
     """Generate synthetic reviews, build easy/medium/hard, run the baselines, score, print the leaderboard."""
     from ..bench import Benchmark
     from ..build.params import BuildParams
+    from ..errors import ConfigError
     from ..models.registry import create_model
     from ..report import leaderboard as lb
     from ..run.runner import run
     from ..score.scorer import load_runs, score_runs
     from .build_cmd import build_from_source
 
+    render = {"table": lb.render_table, "markdown": lb.to_markdown, "csv": lb.to_csv}.get(fmt)
+    if render is None:  # checked before a minute of work, not after
+        raise ConfigError("--format must be table, markdown or csv")
     start = time.monotonic()
     bench_dir = out / "bench"
     params = BuildParams(seed=seed)
@@ -57,11 +61,6 @@ def demo(
     console.print("[bold]3/3[/bold] scoring (Kendall tau-b on relative ratings; failed = 0)")
     rows = score_runs(load_runs(run_dirs), "tau-b", n_resamples=0)
     board = lb.build_leaderboard(rows, "tau-b")
-    render = {"table": lb.render_table, "markdown": lb.to_markdown, "csv": lb.to_csv}.get(fmt)
-    if render is None:
-        from ..errors import ConfigError
-
-        raise ConfigError("--format must be table, markdown or csv")
     typer.echo(render(board), nl=False)
 
     # the premise in numbers: rating error rewards habit + quality, PerRecBench does not
