@@ -61,3 +61,19 @@ def test_columnar_context_equals_the_row_built_one(tmp_path):
         for before in (0, 6, 10, 11, 31):
             assert fast.item_ratings(item, before) == slow.item_ratings(item, before)
     assert fast.item("i1") == slow.item("i1") and fast.item("x").title == "x"
+
+
+def test_prediction_to_dict_matches_asdict_and_round_trips():
+    """The hand-written `Prediction.to_dict` must keep up with the dataclass fields."""
+    import dataclasses
+
+    from perrecbench.types import Prediction
+
+    p = Prediction(question_id="q1", order=[2, 0, 1], scores=[0.5, -1.0, 0.0], ratings=[4.0, None, 3.5],
+                   failure=None, n_calls=3, n_failed_calls=1, extra={"pairs": {"inconsistent": 1}, "votes": [1, 2]})
+    d = p.to_dict()
+    assert d == dataclasses.asdict(p)
+    assert list(d) == [f.name for f in dataclasses.fields(Prediction)]
+    assert Prediction.from_dict(d) == p
+    d["order"].append(9)
+    assert p.order == [2, 0, 1]  # a copy, not the prediction's own list

@@ -330,3 +330,58 @@ def test_relative_ratings_few_shot_and_profiles(bench, server, tmp_path):
         assert all(-2.0 <= s <= 2.0 for s in p.scores)
     cfg = json.loads((tmp_path / "rel" / "manifest.json").read_text())["model_config"]
     assert (cfg["rel_rating"], cfg["shots"], cfg["profile"], cfg["k"]) == (True, 1, "offline", 2)
+
+
+def test_several_methods_in_one_process_match_separate_runs(bench, server, tmp_path):
+    """`--method point,pair,list` writes OUT/<method> runs equal to one run per method,
+    with each method's calls in its own calls.jsonl, and `score OUT` finds all three."""
+    res = invoke(_args(bench, tmp_path / "all", "point,pair,list", server.url))
+    assert res.exit_code == 0, res.output
+    together = _chat_requests(server)
+    for method in ("point", "pair", "list"):
+        run = tmp_path / "all" / method
+        assert RunDir(run).read_manifest()["method"] == method
+        preds = _preds(run)
+        assert len(preds) == 12 and all(p.ok for p in preds.values())
+        calls = _calls(run)
+        assert calls and {c["method"] for c in calls} == {method}
+        assert sum(p.n_calls for p in preds.values()) == sum(c["status"] == "ok" for c in calls)
+    # the same answers as separate processes with no cache in common
+    server.configure(reset=True)
+    for method in ("point", "pair", "list"):
+        alone = tmp_path / f"alone-{method}"
+        assert invoke(_args(bench, alone, method, server.url, "--no-cache")).exit_code == 0
+        assert {q: p.order for q, p in _preds(alone).items()} == {
+            q: p.order for q, p in _preds(tmp_path / "all" / method).items()}
+    assert _chat_requests(server) == together
+    res = invoke(["score", str(tmp_path / "all"), "--format", "json", "--resamples", "10"])
+    assert res.exit_code == 0, res.output
+    assert {r["method"] for r in json.loads(res.output)} == {"point", "pair", "list"}
+
+
+def test_several_methods_resume_and_name_their_directories(bench, server, tmp_path):
+    out = tmp_path / "{method}-run"
+    assert invoke(_args(bench, out, "list,point", server.url, "--limit", "2")).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["list-run", "point-run"]
+    n = _chat_requests(server)
+    res = invoke(_args(bench, out, "all", server.url, "--no-cache"))
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["list-run", "pair-run", "point-run"]
+    assert "12 already done" in res.output  # 2 questions per level x 3 levels, for list and for point
+    assert all(len(_preds(tmp_path / f"{m}-run")) == 12 for m in ("point", "pair", "list"))
+    assert _chat_requests(server) > n
+    with pytest.raises(ConfigError, match="unknown --method"):
+        invoke(_args(bench, tmp_path / "x", "point,rank", server.url))
+
+
+def test_baselines_run_several_methods_too(bench, tmp_path):
+    res = invoke(["run", "--bench", str(bench), "--model", "baseline/random", "--method", "point,list",
+                  "--out", str(tmp_path / "b"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    for m in ("point", "list"):
+        assert len(_preds(tmp_path / "b" / m)) == 12
+    single = tmp_path / "single"
+    invoke(["run", "--bench", str(bench), "--model", "baseline/random", "--method", "list",
+            "--out", str(single), "--no-progress"])
+    assert {q: p.order for q, p in _preds(single).items()} == {
+        q: p.order for q, p in _preds(tmp_path / "b" / "list").items()}

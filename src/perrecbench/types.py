@@ -6,7 +6,7 @@ are converted when read). Ratings are floats.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -137,7 +137,16 @@ class Prediction:
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as plain JSON-ready values (the lists and `extra` copied one level
+        deep). Hand-written: one per answer, and `asdict` deep-copies."""
+        return {
+            "question_id": self.question_id, "status": self.status,
+            "order": None if self.order is None else list(self.order),
+            "scores": None if self.scores is None else list(self.scores),
+            "ratings": None if self.ratings is None else list(self.ratings),
+            "failure": self.failure, "failure_detail": self.failure_detail,
+            "n_calls": self.n_calls, "n_failed_calls": self.n_failed_calls, "extra": dict(self.extra),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Prediction:

@@ -13,6 +13,7 @@ import typer
 
 from .. import LEVELS, METHODS
 from ..errors import ConfigError
+from ..run.rundir import CALLS
 from .progress import console
 
 _LLM_HELP = "LLM"
@@ -161,8 +162,9 @@ def _print_estimate(est: Any) -> None:
 def run(
     bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
     model: str = typer.Option(..., "--model", "-m", help="baseline/<name>, openai/<model> or anthropic/<model>"),
-    method: str = typer.Option(..., "--method", help="point, pair or list"),
-    out: Path = typer.Option(..., "--out", "-o", help="run directory (resumed if it exists)"),
+    method: str = typer.Option(..., "--method", help="point, pair, list, several (point,pair,list) or all"),
+    out: Path = typer.Option(..., "--out", "-o", help="run directory (resumed if it exists); with several "
+                             "methods, OUT/<method> (or OUT with {method} replaced)"),
     levels: str | None = typer.Option(None, help="comma-separated levels (default: all in the benchmark)"),
     split: str = typer.Option("test", help="test, heldout or train"),
     limit: int | None = typer.Option(None, help="first N questions per level"),
@@ -216,15 +218,19 @@ def run(
     describe_items: bool = typer.Option(False, "--describe-items", help="include item descriptions",
                                         rich_help_panel=_LLM_HELP),
 ) -> None:
-    """Run one model with one method over a benchmark; resumable (rerun the same command)."""
+    """Run one model with one or more methods over a benchmark; resumable (rerun the same command).
+
+    Several methods (`--method point,pair,list`) run in one process into OUT/<method>
+    (or into OUT with `{method}` replaced), sharing the request slots, the cache and
+    each question's prompt parts."""
     from ..bench import Benchmark
     from ..models.registry import create_model
-    from ..run.runner import run as run_bench
+    from ..run.runner import Job, run_jobs
 
-    if method not in METHODS:
-        raise ConfigError(f"unknown --method {method!r}; choose from {', '.join(METHODS)}")
+    method_list = parse_methods(method)
     if retry_failed not in RETRY_POLICIES:
         raise ConfigError(f"--retry-failed {retry_failed!r}: choose from {', '.join(RETRY_POLICIES)}")
+    outs = run_dirs_for(out, method_list)
     is_llm = not model.startswith("baseline/")
     flags: dict[str, Any] = {
         "base_url": list(base_url) or None, "rpm": rpm, "tpm": tpm, "temperature": temperature,
@@ -240,49 +246,81 @@ def run(
     options = _parse_pairs(option)
     if is_llm:
         options = {**options, **flags, "max_concurrency": max_concurrency}
-        options.setdefault("calls_log", str(out / "calls.jsonl"))
+        if "calls_log" not in options:  # one calls.jsonl per run directory
+            per_method = out if "{method}" in str(out) else out / "{method}"
+            options["calls_log"] = str((outs[0] if len(outs) == 1 else per_method) / CALLS)
     elif flags:
         names = ", ".join("--" + key.replace("_", "-") for key in flags)
         raise ConfigError(f"{names}: LLM option(s), not for {model}; baselines take --option key=value")
     b = Benchmark(bench)
     level_list = _parse_levels(levels)
     if dry_run:
-        _dry_run(model, options, b, method, split, level_list, limit, is_llm)
+        for m in method_list:
+            _dry_run(model, options, b, m, split, level_list, limit, is_llm)
         return
     rec = create_model(model, options)
     check = getattr(rec, "check", None)
     if check is not None:
         check()  # a missing key or SDK stops here, before the run directory exists
+    # an LLM is shared by the methods (one connection, cache and limiter); a baseline is
+    # cheap to make, and one per method keeps its state (e.g. a random stream) per run
+    jobs = [Job(rec if (is_llm or i == 0) else create_model(model, options), m, d)
+            for i, (m, d) in enumerate(zip(method_list, outs))]
     # LLMs: keep more questions open than request slots, so slots never wait on prompt building
     questions_at_once = max_concurrency * 2 if is_llm else max_concurrency
     start = time.monotonic()
-    with _Progress(progress, f"{model} {method}") as bar:
-        summary = run_bench(
-            rec, b, method, out, levels=level_list, split=split, max_concurrency=questions_at_once,
+    with _Progress(progress, f"{model} {','.join(method_list)}") as bar:
+        summaries = run_jobs(
+            jobs, b, levels=level_list, split=split, max_concurrency=questions_at_once,
             limit=limit, retry_failed=RETRY_POLICIES[retry_failed], progress=bar,
         )
-    ok, failed, cats = _outcome(out)
     stats = rec.stats() if hasattr(rec, "stats") else {}
-    by_cat = ", ".join(f"{c} {n}" for c, n in cats.most_common())
+    interrupted = any(s.interrupted for s in summaries)
+    answered, failed_now, skipped = (sum(getattr(s, f) for s in summaries) for f in ("answered", "failed", "skipped"))
     console.print(
-        f"{'interrupted' if summary.interrupted else 'done'}: {summary.answered} answered now "
-        f"({summary.failed} failed), {summary.skipped} already done, "
+        f"{'interrupted' if interrupted else 'done'}: {answered} answered now "
+        f"({failed_now} failed), {skipped} already done, "
         f"{time.monotonic() - start:.1f} s"
         + (f"; {stats_text(stats)}" if stats else ""),
         soft_wrap=True,
     )
-    console.print(f"{out}: {ok} ok, {failed} failed" + (f" ({by_cat})" if by_cat else "")
-                  + f" of {summary.total} questions", soft_wrap=True)
-    if summary.interrupted:
+    parse_failed = transport_failed = 0
+    for s in summaries:
+        ok, failed, cats = _outcome(s.run_dir)
+        by_cat = ", ".join(f"{c} {n}" for c, n in cats.most_common())
+        console.print(f"{s.run_dir}: {ok} ok, {failed} failed" + (f" ({by_cat})" if by_cat else "")
+                      + f" of {s.total} questions", soft_wrap=True)
+        pf = sum(n for c, n in cats.items() if c in _parse_failures())
+        parse_failed += pf
+        transport_failed += failed - pf
+    if interrupted:
         console.print("[yellow]interrupted: answers so far are saved; run the same command to resume[/yellow]")
         sys.exit(130)  # typer.Exit would be swallowed by main()'s standalone_mode=False
-    parse_failed = sum(n for c, n in cats.items() if c in _parse_failures())
-    if failed - parse_failed:
+    if transport_failed:
         console.print("[dim]questions that failed in transport are asked again when you rerun the same "
                       "command[/dim]", soft_wrap=True)
     if parse_failed:
         console.print(f"[dim]{parse_failed} answers did not parse; after a parser fix, rerun with "
                       "--retry-failed all (their replies come from the cache)[/dim]", soft_wrap=True)
+
+
+def parse_methods(text: str) -> list[str]:
+    """`point`, `point,list` or `all` -> methods in the given order, each once."""
+    names = list(METHODS) if text.strip() == "all" else [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in names if m not in METHODS]
+    if bad or not names:
+        raise ConfigError(f"unknown --method {text!r}; choose from {', '.join(METHODS)} (comma-separated) or all")
+    return list(dict.fromkeys(names))
+
+
+def run_dirs_for(out: Path, methods: list[str]) -> list[Path]:
+    """Where each method's run goes: OUT for one method; OUT/<method> for several,
+    unless OUT contains `{method}`, which is replaced."""
+    if "{method}" in str(out):
+        return [Path(str(out).replace("{method}", m)) for m in methods]
+    if len(methods) == 1:
+        return [out]
+    return [out / m for m in methods]
 
 
 def _dry_run(model: str, options: dict[str, Any], bench: Any, method: str, split: str,

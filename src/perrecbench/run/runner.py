@@ -1,17 +1,23 @@
-"""Run one recommender with one method over benchmark levels, resumably and concurrently."""
+"""Run recommenders over benchmark levels, resumably and concurrently.
+
+One call may run several methods at once (`Job`s), each into its own run directory:
+they share the question slots and -- when the jobs share one model object -- the
+model's connection, cache, rate limits and prompt building, so `--method
+point,pair,list` pays start-up once and keeps the request pipe full across methods.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..bench import Benchmark
-from ..errors import ConfigError
+from ..errors import BenchmarkError, ConfigError
 from ..models.base import Recommender
 from ..types import Prediction, Question
 from .rundir import PredictionRecord, RunDir, bench_fingerprint
@@ -20,11 +26,15 @@ from .rundir import PredictionRecord, RunDir, bench_fingerprint
 #: at most this many seconds apart, instead of one write + flush per answer
 FLUSH_S = 0.2
 IDENTITY = ("model", "method", "split", "bench_fingerprint", "model_config")
+#: questions of methods with longer chains of dependent requests start first, so the
+#: end of a mixed run is not one long pairwise chain waiting alone
+_CHAIN_ORDER = {"pair": 0, "point": 1, "list": 2}
 
 
 @dataclass
 class RunSummary:
     run_dir: Path
+    method: str = ""
     total: int = 0
     skipped: int = 0  # already answered by an earlier (interrupted) run
     answered: int = 0
@@ -34,7 +44,195 @@ class RunSummary:
     per_level: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class Job:
+    """One model with one method into one run directory."""
+
+    model: Recommender
+    method: str
+    run_dir: Path
+
+
 ProgressFn = Callable[[int, int, dict[str, Any]], None]
+RetryPolicy = bool | Callable[[Prediction], bool]
+
+
+class _Output:
+    """A job's run directory while it runs: answers wait in memory until `flush`."""
+
+    def __init__(self, job: Job, summary: RunSummary):
+        self.job, self.summary = job, summary
+        self.fh = RunDir(job.run_dir).appender()
+        self.pending: list[str] = []
+
+    def write(self) -> None:
+        if self.pending:
+            self.fh.write("".join(self.pending))
+            self.pending.clear()
+            self.fh.flush()
+
+
+def _open_job(job: Job, bench: Benchmark, levels: list[str], split: str, fingerprint: str,
+              retry_failed: RetryPolicy) -> set[tuple[str, str]]:
+    """Create or resume the job's run directory; the (level, question) pairs already done."""
+    model = job.model
+    rd = RunDir(job.run_dir)
+    manifest = {
+        "model": model.name,
+        "method": job.method,
+        "split": split,
+        "bench": str(bench.path.resolve()),
+        "bench_name": bench.name,
+        "bench_fingerprint": fingerprint,
+        "levels": sorted(levels),
+        "model_config": model.config(),
+        "tool_version": __version__,
+    }
+    rd.open_or_create(manifest, IDENTITY)
+    return {
+        (r.level, r.prediction.question_id)
+        for r in rd.read_predictions(repair=True)
+        if r.prediction.ok or not (retry_failed(r.prediction) if callable(retry_failed) else retry_failed)
+    }
+
+
+def _distinct(models: Sequence[Recommender]) -> list[Recommender]:
+    out: list[Recommender] = []
+    for m in models:
+        if not any(m is o for o in out):
+            out.append(m)
+    return out
+
+
+async def run_jobs_async(
+    jobs: Sequence[Job],
+    bench: Benchmark,
+    levels: list[str] | None = None,
+    split: str = "test",
+    max_concurrency: int = 8,
+    limit: int | None = None,
+    retry_failed: RetryPolicy = True,
+    progress: ProgressFn | None = None,
+) -> list[RunSummary]:
+    """Answer every question not yet answered in each job's run directory.
+
+    Questions of all jobs share `max_concurrency` slots; each question's methods are
+    queued next to each other (so a model can reuse the question's prompt parts).
+    Cancellation (Ctrl-C) stops new work; answers already written stay, and running
+    the same command again resumes. `retry_failed` re-asks failed questions: all of
+    them (True), none (False), or those for which the callable returns True.
+    """
+    if not jobs:
+        raise ConfigError("nothing to run")
+    dirs = [Path(j.run_dir).resolve() for j in jobs]
+    if len(set(dirs)) != len(dirs):
+        raise ConfigError("two jobs write into the same run directory")
+    levels = levels or bench.available(split)
+    if not levels:
+        raise ConfigError(f"{bench.path} has no {split} questions")
+    for j in jobs:  # every job is checked before any run directory is created
+        if j.method not in j.model.methods:
+            raise ConfigError(f"{j.model.name} does not support method {j.method!r} (supports {j.model.methods})")
+    fingerprint = bench_fingerprint(bench.path)
+    done = [_open_job(j, bench, levels, split, fingerprint, retry_failed) for j in jobs]
+    models = _distinct([j.model for j in jobs])
+    for m in models:
+        m.prepare(bench, split)
+
+    summaries = [RunSummary(run_dir=Path(j.run_dir), method=j.method) for j in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: _CHAIN_ORDER.get(jobs[i].method, 9))
+    todo: list[tuple[int, str, Question]] = []
+    for level in levels:
+        qs = bench.questions(split, level)
+        if limit is not None:
+            qs = qs[:limit]
+        for s in summaries:
+            s.total += len(qs)
+            s.per_level[level] = len(qs)
+        for q in qs:
+            for i in order:
+                if (level, q.id) in done[i]:
+                    summaries[i].skipped += 1
+                else:
+                    todo.append((i, level, q))
+
+    start = time.monotonic()
+    sem = asyncio.Semaphore(max(1, max_concurrency))
+    outs = [_Output(j, s) for j, s in zip(jobs, summaries)]
+    model_flushes = [f for f in (getattr(m, "flush", None) for m in models) if f is not None]
+    last_flush = time.monotonic()
+    timer: asyncio.TimerHandle | None = None
+    answered = 0
+
+    def flush() -> None:
+        """Models first (cache, call log), then the predictions that rely on them: a
+        kill -9 loses at most the answers of the last FLUSH_S, never half of one."""
+        nonlocal last_flush, timer
+        if timer is not None:
+            timer.cancel()
+            timer = None
+        last_flush = time.monotonic()
+        for f in model_flushes:
+            f()
+        for o in outs:
+            o.write()
+
+    def stats() -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for m in models:
+            for k, v in getattr(m, "stats", dict)().items():
+                merged[k] = v if k not in merged or not isinstance(v, (int, float)) else merged[k] + v
+        return merged
+
+    async def one(i: int, level: str, q: Question) -> None:
+        nonlocal timer, answered
+        job, out = jobs[i], outs[i]
+        async with sem:
+            try:
+                pred = await job.model.predict(q, job.method)
+            except (asyncio.CancelledError, BenchmarkError):
+                raise  # a broken benchmark stops the run (answers so far are kept)
+            except Exception as exc:  # a bug or transport error: record, never lose the run
+                pred = Prediction(
+                    question_id=q.id,
+                    status="failed",
+                    failure="error",
+                    failure_detail=f"{type(exc).__name__}: {exc}"[:500],
+                )
+        out.pending.append(PredictionRecord(level, split, pred).to_json() + "\n")
+        if time.monotonic() - last_flush >= FLUSH_S:
+            flush()
+        elif timer is None:
+            timer = asyncio.get_running_loop().call_later(FLUSH_S, flush)
+        out.summary.answered += 1
+        if not pred.ok:
+            out.summary.failed += 1
+        answered += 1
+        if progress:
+            progress(answered, len(todo), stats())
+
+    tasks = [asyncio.ensure_future(one(i, level, q)) for i, level, q in todo]
+    interrupted = False
+    try:
+        if tasks:
+            await asyncio.gather(*tasks)
+    except BaseException as exc:  # Ctrl-C, or an error that stops the whole run
+        interrupted = isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt))
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if not interrupted:
+            raise
+    finally:
+        flush()
+        for o in outs:
+            o.fh.close()
+        elapsed = time.monotonic() - start
+        for s in summaries:
+            s.elapsed_s, s.interrupted = elapsed, interrupted
+        for m in models:
+            await m.aclose()
+    return summaries
 
 
 async def run_async(
@@ -46,119 +244,20 @@ async def run_async(
     split: str = "test",
     max_concurrency: int = 8,
     limit: int | None = None,
-    retry_failed: bool | Callable[[Prediction], bool] = True,
+    retry_failed: RetryPolicy = True,
     progress: ProgressFn | None = None,
 ) -> RunSummary:
-    """Answer every question not yet answered in `run_dir`; append each answer as it lands.
-
-    Cancellation (Ctrl-C) stops new work; answers already written stay, and running
-    the same command again resumes. `retry_failed` re-asks failed questions: all of
-    them (True), none (False), or those for which the callable returns True.
-    """
-    if method not in model.methods:
-        raise ConfigError(f"{model.name} does not support method {method!r} (supports {model.methods})")
-    levels = levels or bench.available(split)
-    if not levels:
-        raise ConfigError(f"{bench.path} has no {split} questions")
-    rd = RunDir(run_dir)
-    manifest = {
-        "model": model.name,
-        "method": method,
-        "split": split,
-        "bench": str(bench.path.resolve()),
-        "bench_name": bench.name,
-        "bench_fingerprint": bench_fingerprint(bench.path),
-        "levels": sorted(levels),
-        "model_config": model.config(),
-        "tool_version": __version__,
-    }
-    rd.open_or_create(manifest, IDENTITY)
-    done = {
-        (r.level, r.prediction.question_id)
-        for r in rd.read_predictions(repair=True)
-        if r.prediction.ok or not (retry_failed(r.prediction) if callable(retry_failed) else retry_failed)
-    }
-    model.prepare(bench, split)
-
-    todo: list[tuple[str, Question]] = []
-    summary = RunSummary(run_dir=Path(run_dir))
-    for level in levels:
-        qs = bench.questions(split, level)
-        if limit is not None:
-            qs = qs[:limit]
-        summary.total += len(qs)
-        summary.per_level[level] = len(qs)
-        for q in qs:
-            if (level, q.id) in done:
-                summary.skipped += 1
-            else:
-                todo.append((level, q))
-
-    start = time.monotonic()
-    sem = asyncio.Semaphore(max(1, max_concurrency))
-    out = rd.appender()
-    pending: list[str] = []
-    last_flush = time.monotonic()
-    model_flush = getattr(model, "flush", None)
-    timer: asyncio.TimerHandle | None = None
-
-    def flush() -> None:
-        """Model first (cache, call log), then the predictions that rely on it: a kill -9
-        loses at most the answers of the last FLUSH_S, never half of one."""
-        nonlocal last_flush, timer
-        if timer is not None:
-            timer.cancel()
-            timer = None
-        last_flush = time.monotonic()
-        if model_flush is not None:
-            model_flush()
-        if pending:
-            out.write("".join(pending))
-            pending.clear()
-            out.flush()
-
-    async def one(level: str, q: Question) -> None:
-        nonlocal timer
-        async with sem:
-            try:
-                pred = await model.predict(q, method)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a bug or transport error: record, never lose the run
-                pred = Prediction(
-                    question_id=q.id,
-                    status="failed",
-                    failure="error",
-                    failure_detail=f"{type(exc).__name__}: {exc}"[:500],
-                )
-        pending.append(PredictionRecord(level, split, pred).to_json() + "\n")
-        if time.monotonic() - last_flush >= FLUSH_S:
-            flush()
-        elif timer is None:
-            timer = asyncio.get_running_loop().call_later(FLUSH_S, flush)
-        summary.answered += 1
-        if not pred.ok:
-            summary.failed += 1
-        if progress:
-            progress(summary.answered, len(todo), getattr(model, "stats", dict)())
-
-    tasks = [asyncio.ensure_future(one(level, q)) for level, q in todo]
-    try:
-        if tasks:
-            await asyncio.gather(*tasks)
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        summary.interrupted = True
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
-        flush()
-        out.close()
-        summary.elapsed_s = time.monotonic() - start
-        await model.aclose()
-    return summary
+    """One model, one method, one run directory (see `run_jobs_async`)."""
+    summaries = await run_jobs_async([Job(model, method, Path(run_dir))], bench, levels, split,
+                                     max_concurrency, limit, retry_failed, progress)
+    return summaries[0]
 
 
 def run(*args: Any, **kwargs: Any) -> RunSummary:
     """Synchronous wrapper; Ctrl-C leaves a resumable run directory behind."""
     return asyncio.run(run_async(*args, **kwargs))
+
+
+def run_jobs(*args: Any, **kwargs: Any) -> list[RunSummary]:
+    """Synchronous wrapper of `run_jobs_async`."""
+    return asyncio.run(run_jobs_async(*args, **kwargs))

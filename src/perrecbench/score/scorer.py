@@ -122,13 +122,24 @@ def load_run(run_dir: Path | str, bench: Benchmark | Path | str | None = None) -
     return LoadedRun(Path(run_dir), manifest, bench, split, levels, preds, warnings)
 
 
+def expand_run_dirs(run_dirs: Sequence[Path | str]) -> list[Path]:
+    """Run directories as given; a folder that is not a run itself but holds runs (the
+    OUT of `perrecbench run --method point,pair,list`) stands for those runs."""
+    out: list[Path] = []
+    for rd in map(Path, run_dirs):
+        inner = [] if RunDir(rd).exists() or not rd.is_dir() else sorted(
+            p for p in rd.iterdir() if p.is_dir() and RunDir(p).exists())
+        out.extend(inner or [rd])
+    return out
+
+
 def load_runs(run_dirs: Sequence[Path | str], bench: Path | str | None = None) -> list[LoadedRun]:
     """Load several runs, reading each benchmark directory once."""
     if not run_dirs:
         raise ConfigError("no run directories given")
     cache: dict[str, Benchmark] = {}
     runs = []
-    for rd in run_dirs:
+    for rd in expand_run_dirs(run_dirs):
         key = (
             str(bench) if bench is not None else str(RunDir(rd).read_manifest().get("bench") or "")
         )

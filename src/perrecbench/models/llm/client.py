@@ -107,6 +107,52 @@ class CallLog:
         self._fh.close()
 
 
+class MethodCallLogs:
+    """One `CallLog` per method, for a path with `{method}` in it (a run of several
+    methods writes each method's calls into that method's run directory)."""
+
+    def __init__(self, template: str, log_prompts: bool = False, buffered: bool = False):
+        self.template = template
+        self.log_prompts = log_prompts
+        self._buffered = buffered
+        self._logs: dict[str, CallLog] = {}
+
+    @property
+    def buffered(self) -> bool:
+        return self._buffered
+
+    @buffered.setter
+    def buffered(self, value: bool) -> None:
+        self._buffered = value
+        for log in self._logs.values():
+            log.buffered = value
+
+    def write(self, record: dict[str, Any]) -> None:
+        method = str(record.get("method") or "other")
+        log = self._logs.get(method)
+        if log is None:
+            log = self._logs[method] = CallLog(self.template.replace("{method}", method), self.log_prompts,
+                                               self._buffered)
+        log.write(record)
+
+    @property
+    def pending(self) -> int:
+        return sum(log.pending for log in self._logs.values())
+
+    def flush(self) -> None:
+        for log in self._logs.values():
+            log.flush()
+
+    def close(self) -> None:
+        for log in self._logs.values():
+            log.close()
+
+
+def open_call_log(path: str, log_prompts: bool = False) -> CallLog | MethodCallLogs:
+    """A call log at `path`, or one per method when `path` contains `{method}`."""
+    return MethodCallLogs(path, log_prompts) if "{method}" in path else CallLog(path, log_prompts)
+
+
 def _ends_with_newline(path: Path) -> bool:
     with open(path, "rb") as fh:
         fh.seek(-1, os.SEEK_END)
@@ -146,7 +192,7 @@ class LLMClient:
         cache: ResponseCache | None = None,
         limiter: Limiter | None = None,
         retry: RetryPolicy | None = None,
-        log: CallLog | None = None,
+        log: CallLog | MethodCallLogs | None = None,
         prices: PriceTable | None = None,
         rng: random.Random | None = None,
         deferred: bool = False,
