@@ -153,3 +153,61 @@ def test_price_table_prefixes_and_user_file(tmp_path):
 def test_home_price_file_is_picked_up(_private_home):
     (_private_home / "prices.json").write_text('{"house-model": [0.5, 1.5]}')
     assert PriceTable.load().lookup("house-model") == (0.5, 1.5)
+
+
+def _all_messages(rec, bench):
+    out = {}
+    for level in bench.available("test"):
+        for q in bench.questions("test", level):
+            prompts = rec.question_prompts(q)
+            users = list(range(q.n))
+            out[(level, q.id)] = [prompts.messages("point", [1]), prompts.messages("pair", [0, 1]),
+                                  prompts.messages("list", users)]
+    return out
+
+
+@pytest.mark.parametrize("opts", [{}, {"profile": "offline", "k": 3, "rel_rating": True}])
+def test_memoised_prompt_parts_give_the_same_prompts_without_loading_reviews(tmp_path, opts):
+    """The second recommender (another model, same benchmark and settings) takes every
+    question's retrieved histories from the cache file: same messages, reviews unread."""
+    path = make_tiny_bench(tmp_path / "b")
+    cache = str(tmp_path / "cache.sqlite")
+    base = {"base_url": "http://127.0.0.1:9/v1", "cache_path": cache, **opts}
+    first_bench = Benchmark(path)
+    first = create_llm_recommender("openai", "model-a", base)
+    first.prepare(first_bench, "test")
+    assert "context" in first_bench.__dict__  # nothing memoised yet: reviews loaded up front
+    expected = _all_messages(first, first_bench)
+    first.flush()
+    second_bench = Benchmark(path)
+    second = create_llm_recommender("openai", "model-b", base)
+    second.prepare(second_bench, "test")
+    got = _all_messages(second, second_bench)
+    assert got == expected
+    if opts.get("profile") != "offline":  # offline profiles are made from the reviews
+        assert "context" not in second_bench.__dict__
+    # other retrieval settings are another namespace: computed afresh, not reused
+    other = create_llm_recommender("openai", "model-b", {**base, "k": 1})
+    other.prepare(Benchmark(path), "test")
+    q = second_bench.questions("test", "easy")[0]
+    assert all(len(u.history) <= 1 for u in other.question_prompts(q).full.users)
+    # without a response cache nothing is memoised or read
+    off = create_llm_recommender("openai", "model-c", {**base, "cache": False})
+    off.prepare(Benchmark(path), "test")
+    assert off._parts_memo() is None
+
+
+def test_damaged_memo_rows_are_recomputed(tmp_path):
+    import sqlite3
+
+    path = make_tiny_bench(tmp_path / "b")
+    base = {"base_url": "http://127.0.0.1:9/v1", "cache_path": str(tmp_path / "c.sqlite")}
+    first = create_llm_recommender("openai", "a", base)
+    first.prepare(Benchmark(path), "test")
+    expected = _all_messages(first, Benchmark(path))
+    first.flush()
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        db.execute("UPDATE prompt_parts SET parts = '{not json'")
+    second = create_llm_recommender("openai", "b", base)
+    second.prepare(Benchmark(path), "test")
+    assert _all_messages(second, Benchmark(path)) == expected

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -185,6 +186,13 @@ class Context:
             got = self._users.get(u)
             if got:
                 yield from got[0]
+
+
+def bench_fingerprint(bench_dir: Path | str) -> str:
+    """Short hash of a benchmark's manifest (parameters, input checksums, counts): runs,
+    scores and memoised prompt parts are tied to it."""
+    data = (Path(bench_dir) / "manifest.json").read_bytes()
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:16]
 
 
 class Benchmark:

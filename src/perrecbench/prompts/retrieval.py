@@ -8,7 +8,10 @@ contract and the official prompt set renders with the very same functions.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +21,8 @@ from ..types import Item, Question
 from .bm25 import doc_tokens, query_tokens, top_k
 from .components import Components, HistoryEntry, QueryItem, UserBlock
 
+#: bump when retrieval or `Components` change, so memoised prompt parts are not reused
+RETRIEVAL_VERSION = 1
 QUERY_START = "<|The Start of Query Item Information|>\n"
 QUERY_END = "<|The End of Query Item Information|>"
 
@@ -135,3 +140,19 @@ def components_for(
                       profile, rel_rating)
         )
     return Components(tuple(users), query)
+
+
+def parts_namespace(bench_fingerprint: str, split: str, k: int, rel_rating: bool, include_description: bool) -> str:
+    """Everything that decides a question's profile-free Components, as one short key:
+    prompt parts memoised under it are valid exactly while these stay the same."""
+    ident = json.dumps([RETRIEVAL_VERSION, bench_fingerprint, split, k, rel_rating, include_description])
+    return "parts-v1:" + hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
+
+
+def with_profiles(comps: Components, question: Question, profiles: Mapping[Any, str] | None) -> Components:
+    """`comps` (all of `question`'s members, in order) with each member's profile set."""
+    if not profiles:
+        return comps
+    users = tuple(replace(u, profile=lookup_profile(profiles, m.user_id, m.timestamp))
+                  for u, m in zip(comps.users, question.users))
+    return Components(users, comps.query)

@@ -12,7 +12,6 @@ and cut off when the run resumes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -21,18 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..bench import bench_fingerprint
 from ..errors import BenchmarkError
 from ..types import Prediction
+
+__all__ = ["CALLS", "MANIFEST", "PREDICTIONS", "PredictionRecord", "RunDir", "bench_fingerprint"]
 
 MANIFEST = "manifest.json"
 PREDICTIONS = "predictions.jsonl"
 CALLS = "calls.jsonl"
 FORMAT_VERSION = 1
-
-
-def bench_fingerprint(bench_dir: Path) -> str:
-    data = (Path(bench_dir) / "manifest.json").read_bytes()
-    return "sha256:" + hashlib.sha256(data).hexdigest()[:16]
 
 
 @dataclass

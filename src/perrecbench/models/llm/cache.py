@@ -4,6 +4,11 @@ A key is `v1:` + sha256 of the canonical JSON (sorted keys, no whitespace) of th
 request's identity: backend, endpoint, model, messages, the output-affecting options
 and the sample index -- never an API key. Only successful responses are stored, as the
 raw JSON body plus the extracted text, so a parser fix re-reads answers without calls.
+
+The same file memoises prompt parts (`prompt_parts`): each question's retrieved
+history and query item, per benchmark fingerprint and retrieval settings. They do not
+depend on the model, so every later run on that benchmark -- another model, a cached
+re-run, a re-parse -- skips BM25 retrieval and loading the benchmark's reviews.
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ CREATE TABLE IF NOT EXISTS responses (
     model TEXT NOT NULL,
     created REAL NOT NULL,
     response TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS prompt_parts (
+    ns TEXT NOT NULL,
+    qid TEXT NOT NULL,
+    parts TEXT NOT NULL,
+    PRIMARY KEY (ns, qid)
 )
 """
 
@@ -76,10 +87,11 @@ class ResponseCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=60000")
-            self._db.execute(_SCHEMA)
+            self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the response cache {self.path}: {exc}") from exc
         self._pending: dict[str, tuple[str, str, str, float, str]] = {}
+        self._pending_parts: list[tuple[str, str, str]] = []
 
     def get(self, key: str) -> dict[str, Any] | None:
         pending = self._pending.get(key)
@@ -100,13 +112,22 @@ class ResponseCache:
         if not defer:
             self.flush()
 
+    def prompt_parts(self, ns: str) -> dict[str, str]:
+        """Every memoised question (id -> JSON) of one namespace (benchmark + settings)."""
+        rows = self._db.execute("SELECT qid, parts FROM prompt_parts WHERE ns = ?", (ns,)).fetchall()
+        return dict(rows) | {qid: parts for n, qid, parts in self._pending_parts if n == ns}
+
+    def put_prompt_parts(self, ns: str, qid: str, parts: str) -> None:
+        """Memoise one question's parts; written with the next `flush`."""
+        self._pending_parts.append((ns, qid, parts))
+
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._pending_parts)
 
     def flush(self) -> None:
-        """Commit every deferred response in one transaction (all or nothing on disk)."""
-        if not self._pending:
+        """Commit every deferred row in one transaction (all or nothing on disk)."""
+        if not self._pending and not self._pending_parts:
             return
         rows = list(self._pending.values())
         self._db.execute("BEGIN IMMEDIATE")
@@ -115,11 +136,14 @@ class ResponseCache:
                 "INSERT OR REPLACE INTO responses (key, backend, model, created, response) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
+            self._db.executemany("INSERT OR REPLACE INTO prompt_parts (ns, qid, parts) VALUES (?, ?, ?)",
+                                 self._pending_parts)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
         self._pending.clear()
+        self._pending_parts.clear()
 
     def stats(self) -> dict[str, Any]:
         self.flush()
@@ -127,17 +151,21 @@ class ResponseCache:
             "SELECT backend || '/' || model, COUNT(*), SUM(LENGTH(response)) FROM responses GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        parts = self._db.execute("SELECT COUNT(*) FROM prompt_parts").fetchone()[0]
         return {
             "path": str(self.path),
             "entries": sum(r[1] for r in rows),
+            "prompt_parts": parts,
             "bytes_on_disk": size,
             "models": {r[0]: {"entries": r[1], "bytes": r[2] or 0} for r in rows},
         }
 
     def clear(self, model: str | None = None) -> int:
-        """Delete every entry, or those of one `backend/model`; returns how many."""
+        """Delete every response (and the memoised prompt parts), or the responses of one
+        `backend/model`; returns how many responses."""
         self.flush()
         if model is None:
+            self._db.execute("DELETE FROM prompt_parts")
             cur = self._db.execute("DELETE FROM responses")
         else:
             cur = self._db.execute("DELETE FROM responses WHERE backend || '/' || model = ?", (model,))

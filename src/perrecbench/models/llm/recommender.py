@@ -7,6 +7,9 @@ unknown or mistyped option is an error, not a silent default.
 
 from __future__ import annotations
 
+import json
+import os
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -20,6 +23,8 @@ from ...types import Prediction, Question
 from ..base import Recommender
 from .config import GenerateConfig, defaults_for
 
+#: questions whose prompt parts are kept for the next method asking about them
+PROMPT_MEMO = 512
 JSON_MODES = {"off": None, "object": "json_object", "schema": "json_schema", "object-schema": "json_object_schema"}
 
 
@@ -31,6 +36,9 @@ class LLMOptions(BaseModel):
     # where and how to send requests (do not change answers)
     base_url: list[str] = Field(default_factory=list)
     max_concurrency: int = Field(default=8, ge=1)
+    # openai backend: the SDK's HTTP library, and helper processes that run it
+    http: Literal["auto", "aiohttp", "httpx"] = "auto"
+    http_workers: int | Literal["auto"] = "auto"
     rpm: float | None = Field(default=None, gt=0)
     tpm: float | None = Field(default=None, gt=0)
     timeout: float = Field(default=120.0, gt=0)
@@ -81,6 +89,27 @@ def create_llm_recommender(provider: str, model: str, options: dict[str, Any]) -
     return LLMRecommender(provider, model, parse_options(options))
 
 
+#: with at least this many requests in flight, `http_workers=auto` moves the SDK's HTTP
+#: work into a helper process (when the machine has a second core for it)
+WORKER_CONCURRENCY = 16
+
+
+def transport_for(provider: str, o: LLMOptions) -> dict[str, Any]:
+    """Transport settings for the provider. `http_workers=auto`: one helper process for
+    the openai backend at >= WORKER_CONCURRENCY requests in flight on a multi-core
+    machine (there the runner's one core is the limit), else none."""
+    if provider != "openai":
+        if o.http_workers not in ("auto", 0) or o.http != "auto":
+            raise ConfigError("http and http_workers apply to the openai backend only")
+        return {}
+    workers = o.http_workers
+    if workers == "auto":
+        workers = 1 if o.max_concurrency >= WORKER_CONCURRENCY and (os.cpu_count() or 1) >= 2 else 0
+    if workers < 0:
+        raise ConfigError(f"http_workers must be 0 or more, got {workers}")
+    return {"http": o.http, "http_workers": workers}
+
+
 def answer_schema(method: str, cot: bool, n: int | None = None, rel_rating: bool = False) -> dict[str, Any]:
     """JSON schema of an answer, for JSON modes that take one.
 
@@ -119,7 +148,7 @@ class LLMRecommender(Recommender):
         self.model = model
         self.name = f"{provider}/{model}"
         self.opts = options
-        self.api = create_provider(provider, model, options.base_url)
+        self.api = create_provider(provider, model, options.base_url, **transport_for(provider, options))
         if options.json_mode != "off" and provider == "anthropic":
             raise ConfigError("the anthropic backend has no JSON mode; drop --json-mode")
         if options.prompt_set != "default" and not options.templates:
@@ -132,6 +161,11 @@ class LLMRecommender(Recommender):
         self._group_demos: dict[tuple[str, str], tuple] = {}
         self._final_stats: dict[str, Any] = {}
         self._generation: dict[tuple[str, int | None], GenerateConfig] = {}
+        # a question's prompt parts (BM25 retrieval included), reused by the methods of
+        # one `run --method a,b,c` that ask about the same question close together
+        self._prompts: OrderedDict[tuple[str, str], QuestionPrompts] = OrderedDict()
+        self._parts: dict[str, str] | None = None  # memoised prompt parts (see _question_parts)
+        self._parts_ns = ""
         try:  # decoding options are checked now, not at the first question
             for method in METHODS:
                 self.generation(method)
@@ -194,7 +228,7 @@ class LLMRecommender(Recommender):
             raise ConfigError("few-shot demos come from the held-out split; run on test or train")
         self.bench, self.split = bench, split
         self.prompt_set = get_prompt_set(o.prompt_set, o.templates)
-        _ = bench.context
+        self._parts, self._prompts = None, OrderedDict()
         self.profiles = self._load_profiles(bench, split)
 
     def _load_profiles(self, bench: Benchmark, split: str) -> dict[str, str] | None:
@@ -211,17 +245,21 @@ class LLMRecommender(Recommender):
         return prof.load_profiles(bench, label)
 
     def check(self) -> None:
-        """Fail early (missing SDK or key) before a run directory is created."""
+        """Fail early (missing SDK or key) before a run directory is created; then get
+        the transport ready (HTTP worker processes import the SDK while the benchmark loads)."""
         self.api.check()
+        self.api.start()
 
     def prepare(self, bench: Benchmark, split: str) -> None:
         self.load(bench, split)
         self.connect()
+        if not self._parts_memo():  # nothing memoised: retrieval needs the reviews; a broken file fails now
+            _ = bench.context
 
     def connect(self) -> None:
         """Check the backend (SDK, key) and build the client; no request is sent."""
         from .cache import ResponseCache
-        from .client import CallLog, LLMClient
+        from .client import LLMClient, open_call_log
         from .limits import Limiter, RetryPolicy
         from .pricing import PriceTable
 
@@ -229,12 +267,13 @@ class LLMRecommender(Recommender):
             return
         o = self.opts
         self.api.check()
+        self.api.start()  # e.g. HTTP worker processes import the SDK while the benchmark loads
         self.client = LLMClient(
             self.api,
             cache=ResponseCache(o.cache_path) if o.cache else None,
             limiter=Limiter(o.max_concurrency, o.rpm, o.tpm),
             retry=RetryPolicy(o.max_attempts, o.retry_base_delay, o.retry_max_delay),
-            log=CallLog(o.calls_log, o.log_prompts) if o.calls_log else None,
+            log=open_call_log(o.calls_log, o.log_prompts) if o.calls_log else None,
             prices=PriceTable.load(o.prices),
             deferred=True,
         )
@@ -253,13 +292,59 @@ class LLMRecommender(Recommender):
     # -- prompts ----------------------------------------------------------------------
 
     def question_prompts(self, q: Question) -> QuestionPrompts:
-        from ...prompts.retrieval import components_for
+        key = (q.level, q.id)
+        hit = self._prompts.get(key)
+        if hit is not None and hit.q is q:
+            self._prompts.move_to_end(key)
+            return hit
+        from ...prompts.retrieval import with_profiles
 
         o = self.opts
-        full = components_for(q, self.loaded_bench().context, range(q.n), o.k, self.profiles, o.rel_rating,
-                              o.describe_items)
+        full = with_profiles(self._question_parts(q), q, self.profiles)
         base = PromptOptions(cot=o.cot, rel_rating=o.rel_rating, use_profile=o.profile != "none")
-        return QuestionPrompts(self, q, full, base)
+        made = self._prompts[key] = QuestionPrompts(self, q, full, base)
+        if len(self._prompts) > PROMPT_MEMO:
+            self._prompts.popitem(last=False)
+        return made
+
+    def _question_parts(self, q: Question) -> Components:
+        """All members' retrieved histories and the query item: from the cache file's
+        memo when an earlier run on this benchmark computed them, else by BM25 (the
+        benchmark's reviews are loaded only then)."""
+        from ...prompts.retrieval import components_for
+
+        memo = self._parts_memo()
+        qid = f"{q.level}/{q.id}"
+        raw = memo.get(qid) if memo is not None else None
+        if raw is not None:
+            try:
+                parts = Components.from_dict(json.loads(raw))
+                if len(parts.users) == q.n:
+                    return parts
+            except (ValueError, KeyError, TypeError):
+                pass  # a damaged row is a miss; it is rewritten below
+        o = self.opts
+        parts = components_for(q, self.loaded_bench().context, range(q.n), o.k, None, o.rel_rating,
+                               o.describe_items)
+        if memo is not None and self.client is not None and self.client.cache is not None:
+            text = json.dumps(parts.to_dict(), ensure_ascii=False, separators=(",", ":"))
+            memo[qid] = text
+            self.client.cache.put_prompt_parts(self._parts_ns, qid, text)
+        return parts
+
+    def _parts_memo(self) -> dict[str, str] | None:
+        """Memoised prompt parts of this benchmark, split and retrieval settings (loaded
+        once per run; None without a response cache)."""
+        if self._parts is None and self.client is not None and self.client.cache is not None:
+            from ...bench import bench_fingerprint
+            from ...prompts.retrieval import parts_namespace
+
+            o = self.opts
+            bench = self.loaded_bench()
+            self._parts_ns = parts_namespace(bench_fingerprint(bench.path), self.split, o.k, o.rel_rating,
+                                             o.describe_items)
+            self._parts = self.client.cache.prompt_parts(self._parts_ns)
+        return self._parts
 
     def group_demos(self, level: str, method: str) -> tuple:
         """The few-shot demos of a pair/list question of `level` (same for every question)."""
