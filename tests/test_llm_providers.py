@@ -23,6 +23,17 @@ PAIR = [{"role": "system", "content": "judge"},
                                     'Title: Cat book\n\nAnswer with either "[User A]" or "[User B]"'}]
 
 
+#: every way a request can travel: the SDK over aiohttp or httpx in this process, or in
+#: a helper process (`http_workers`)
+TRANSPORTS = {"aiohttp": {"http": "aiohttp"}, "httpx": {"http": "httpx"},
+              "worker": {"http": "auto", "http_workers": 1}}
+
+
+@pytest.fixture(params=list(TRANSPORTS))
+def transport(request):
+    return TRANSPORTS[request.param]
+
+
 @pytest.fixture
 def server():
     with FakeOpenAI() as srv:
@@ -39,8 +50,8 @@ def _gen(api, messages=PAIR, config=CFG, seed=None):
     return asyncio.run(main())
 
 
-def test_openai_against_local_server_needs_no_key(server):
-    api = OpenAIAPI("fake-model", [server.url])
+def test_openai_against_local_server_needs_no_key(server, transport):
+    api = OpenAIAPI("fake-model", [server.url], **transport)
     api.check()
     out = _gen(api, seed=5)
     assert out.text in ("[User A]", "[User B]")
@@ -52,13 +63,13 @@ def test_openai_against_local_server_needs_no_key(server):
     assert api.local and api.endpoint == server.url
 
 
-def test_openai_uses_the_environment_key(server, monkeypatch):
+def test_openai_uses_the_environment_key(server, monkeypatch, transport):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-123")
     server.configure(expect_key="sk-test-123")
-    assert _gen(OpenAIAPI("m", [server.url])).text
+    assert _gen(OpenAIAPI("m", [server.url], **transport)).text
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
     with pytest.raises(CallError) as info:
-        _gen(OpenAIAPI("m", [server.url]))
+        _gen(OpenAIAPI("m", [server.url], **transport))
     assert info.value.category == "auth" and info.value.status == 401
 
 
@@ -95,33 +106,33 @@ def test_unknown_backend():
         ({"kind": "truncated"}, "connection"),
     ],
 )
-def test_openai_error_categories(server, fault, category):
+def test_openai_error_categories(server, fault, category, transport):
     server.configure(faults=[fault])
     with pytest.raises(CallError) as info:
-        _gen(OpenAIAPI("m", [server.url]))
+        _gen(OpenAIAPI("m", [server.url], **transport))
     assert info.value.category == category
     if category == "rate_limit":
         assert info.value.retry_after == 3.0 and info.value.status == 429
 
 
-def test_connection_refused_is_a_connection_error():
+def test_connection_refused_is_a_connection_error(transport):
     with FakeOpenAI() as srv:
         url = srv.url
     with pytest.raises(CallError) as info:
-        _gen(OpenAIAPI("m", [url]))
+        _gen(OpenAIAPI("m", [url], **transport))
     assert info.value.category == "connection"
 
 
-def test_sdk_timeout_is_a_timeout(server):
+def test_sdk_timeout_is_a_timeout(server, transport):
     server.configure(faults=[{"kind": "slow", "delay": 2.0}])
     with pytest.raises(CallError) as info:
-        _gen(OpenAIAPI("m", [server.url]), config=CFG.merge(GenerateConfig(timeout=0.3)))
+        _gen(OpenAIAPI("m", [server.url], **transport), config=CFG.merge(GenerateConfig(timeout=0.3)))
     assert info.value.category == "timeout"
 
 
-def test_replicas_share_the_load():
+def test_replicas_share_the_load(transport):
     with FakeOpenAI(latency=0.02) as a, FakeOpenAI(latency=0.02) as b:
-        api = OpenAIAPI("m", [b.url, a.url])
+        api = OpenAIAPI("m", [b.url, a.url], **transport)
         assert api.endpoint == ",".join(sorted([a.url, b.url]))
 
         async def main():
@@ -145,9 +156,9 @@ def test_response_formats():
         "type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
 
 
-def test_json_mode_reaches_the_server(server):
+def test_json_mode_reaches_the_server(server, transport):
     cfg = CFG.merge(GenerateConfig(response_format="json_object_schema", json_schema={"type": "object"}))
-    _gen(OpenAIAPI("m", [server.url]), config=cfg)
+    _gen(OpenAIAPI("m", [server.url], **transport), config=cfg)
     assert server.stats()["log"][0]["response_format"] == {"type": "json_object", "schema": {"type": "object"}}
 
 
@@ -225,3 +236,43 @@ def test_fake_server_runs_as_its_own_process():
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_http_worker_death_fails_its_requests_then_a_new_worker_starts(server):
+    """A helper process that dies (OOM killer, kill -9) fails only its requests in flight,
+    as retryable connection errors; the next request starts a fresh worker."""
+    server.configure(faults=[{"kind": "slow", "delay": 3.0, "times": 1}])
+    api = OpenAIAPI("m", [server.url], http_workers=1)
+
+    async def main():
+        try:
+            slow = asyncio.ensure_future(api.generate(PAIR, CFG, None))
+            await asyncio.sleep(1.0)
+            (worker,) = api._workers._workers
+            worker.proc.kill()
+            with pytest.raises(CallError) as info:
+                await slow
+            assert info.value.category == "connection" and info.value.retryable
+            out = await api.generate(PAIR, CFG, None)
+            assert out.text in ("[User A]", "[User B]")
+            assert api._workers._workers[0] is not worker
+        finally:
+            await api.aclose()
+
+    asyncio.run(main())
+
+
+def test_http_workers_auto_follows_concurrency_and_backend():
+    from perrecbench.models.llm.recommender import WORKER_CONCURRENCY, create_llm_recommender
+
+    low = create_llm_recommender("openai", "m", {"base_url": "http://127.0.0.1:9/v1", "max_concurrency": 4})
+    assert low.api.http_workers == 0
+    high = create_llm_recommender("openai", "m", {"base_url": "http://127.0.0.1:9/v1",
+                                                  "max_concurrency": WORKER_CONCURRENCY})
+    import os
+
+    assert high.api.http_workers == (1 if (os.cpu_count() or 1) >= 2 else 0)
+    forced = create_llm_recommender("openai", "m", {"base_url": "http://127.0.0.1:9/v1", "http_workers": 2})
+    assert forced.api.http_workers == 2
+    with pytest.raises(ConfigError, match="openai backend only"):
+        create_llm_recommender("anthropic", "m", {"http_workers": 1})

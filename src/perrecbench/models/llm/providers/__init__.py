@@ -14,8 +14,10 @@ _PROVIDERS = {
 }
 
 
-def create_provider(backend: str, model: str, base_urls: list[str] | None = None) -> ModelAPI:
+def create_provider(backend: str, model: str, base_urls: list[str] | None = None, **transport: object) -> ModelAPI:
+    """`transport`: how requests travel (e.g. the openai backend's `http`, `http_workers`);
+    a backend rejects settings it does not have."""
     if backend not in _PROVIDERS:
         raise ConfigError(f"unknown LLM backend {backend!r}: use {' or '.join(_PROVIDERS)}")
     module, cls = _PROVIDERS[backend]
-    return getattr(import_module(f".{module}", __name__), cls)(model, base_urls)
+    return getattr(import_module(f".{module}", __name__), cls)(model, base_urls, **transport)

@@ -11,11 +11,13 @@ import ipaddress
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from ....errors import ModelError
-from ..config import GenerateConfig
+
+if TYPE_CHECKING:  # the worker process imports this module; pydantic models stay out
+    from ..config import GenerateConfig
 
 # failure categories of a call (a parse failure is categorised by the prompts parser)
 RATE_LIMIT = "rate_limit"
@@ -127,6 +129,10 @@ class ModelAPI(ABC):
         raise ModelError(
             f"{self.backend}/{self.model} needs an API key: set {self.key_env}, or {self.url_hint}"
         )
+
+    def start(self) -> None:
+        """Get ready for requests ahead of the first one (no request is sent); optional."""
+        return None
 
     def check(self) -> None:
         """Raise ModelError if the backend cannot work (missing SDK or key); no request made."""

@@ -12,13 +12,13 @@ conversion, a fifth of the client's CPU time per request.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import GenerateConfig
+from ....errors import ConfigError
 from ..limits import parse_retry_after
 from .base import (
     BAD_RESPONSE,
@@ -30,6 +30,9 @@ from .base import (
     category_for_status,
     is_local,
 )
+
+if TYPE_CHECKING:  # the worker process imports this module; pydantic models stay out
+    from ..config import GenerateConfig
 
 HOSTED = "https://api.openai.com/v1"
 KEY_ENV = "OPENAI_API_KEY"
@@ -52,21 +55,79 @@ def response_format(config: GenerateConfig) -> dict[str, Any] | None:
     return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
 
 
-#: SDK clients per replica. Each client's connection pool scans all its connections on
-#: every request; several small pools instead of one big one save ~20 % client CPU at
-#: 32 requests in flight (measured with benchmarks/run_speed.py).
-SHARDS = 4
+#: SDK clients per replica with the httpx transport. Each client's connection pool scans
+#: all its connections on every request; several small pools instead of one big one save
+#: ~20 % client CPU at 32 requests in flight (measured with benchmarks/run_speed.py).
+HTTPX_SHARDS = 4
+#: `http` option values: which HTTP library the SDK uses
+HTTP_CHOICES = ("auto", "aiohttp", "httpx")
 
 
-@dataclass
-class _Replica:
-    url: str | None
-    clients: list[Any]
-    inflight: int = 0
-    shard_load: list[int] = field(default_factory=list)
+def resolve_http(choice: str) -> str:
+    """`auto` is aiohttp when installed (the SDK's `openai[aiohttp]` extra: about a
+    fifth less CPU per request than httpx here), else httpx."""
+    if choice not in HTTP_CHOICES:
+        raise ConfigError(f"http must be one of {', '.join(HTTP_CHOICES)}, got {choice!r}")
+    if choice != "auto":
+        return choice
+    if importlib.util.find_spec("aiohttp") is None:
+        return "httpx"
+    from importlib.metadata import PackageNotFoundError, version
 
-    def pick(self) -> int:
-        return min(range(len(self.clients)), key=self.shard_load.__getitem__)
+    try:
+        major, minor = (int(x) for x in version("openai").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return "httpx"
+    return "aiohttp" if (major, minor) >= (1, 89) else "httpx"
+
+
+class SdkClients:
+    """The SDK's async clients (per base URL, created on first use) and one raw POST
+    with the SDK's errors mapped to `CallError`. Used in the runner's process, or in
+    `http_worker` processes."""
+
+    def __init__(self, api_key: str, http: str = "auto"):
+        self.api_key = api_key
+        self.http = resolve_http(http)
+        self._clients: dict[str | None, list[Any]] = {}
+        self._load: dict[str | None, list[int]] = {}
+
+    def _client(self, url: str | None) -> tuple[Any, list[int], int]:
+        clients = self._clients.get(url)
+        if clients is None:
+            shards = HTTPX_SHARDS if self.http == "httpx" else 1
+            clients = self._clients[url] = [_sdk_client(url, self.api_key, self.http) for _ in range(shards)]
+            self._load[url] = [0] * shards
+        load = self._load[url]
+        i = min(range(len(clients)), key=load.__getitem__)
+        return clients[i], load, i
+
+    async def post(self, url: str | None, path: str, body: dict[str, Any], timeout: float | None) -> str:
+        import openai
+
+        client, load, i = self._client(url)
+        load[i] += 1
+        try:
+            return await client.post(path, body=body, cast_to=str,
+                                     options={} if timeout is None else {"timeout": timeout})
+        except openai.APITimeoutError as exc:
+            if _refused(exc):  # the aiohttp transport reports a refused connection as a timeout
+                raise CallError(CONNECTION, f"{_cause_text(exc)} ({url or HOSTED})") from None
+            raise CallError(TIMEOUT, str(exc) or "request timed out") from None
+        except openai.APIConnectionError as exc:
+            raise CallError(CONNECTION, f"{exc} ({url or HOSTED})") from None
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            retry_after = parse_retry_after(exc.response.headers) if exc.response is not None else None
+            raise CallError(category_for_status(status), _short(exc.message), status, retry_after) from None
+        finally:
+            load[i] -= 1
+
+    async def aclose(self) -> None:
+        for clients in self._clients.values():
+            for client in clients:
+                await client.close()
+        self._clients.clear()
 
 
 class OpenAIAPI(ModelAPI):
@@ -74,13 +135,17 @@ class OpenAIAPI(ModelAPI):
     key_env = KEY_ENV
     url_hint = "pass --base-url (or set OPENAI_BASE_URL) to use an OpenAI-compatible server such as vLLM"
 
-    def __init__(self, model: str, base_urls: list[str] | None = None):
+    def __init__(self, model: str, base_urls: list[str] | None = None, http: str = "auto", http_workers: int = 0):
         super().__init__(model)
         urls = list(base_urls or []) or split_urls(os.environ.get(URL_ENV))
         self.base_urls = [u.rstrip("/") for u in urls]
-        self._replicas: list[_Replica] | None = None
+        self.http = http
+        self.http_workers = http_workers
+        self._inflight = {u: 0 for u in self.base_urls or [None]}
         self._turn = 0
         self._local = bool(self.base_urls) and all(is_local(u) for u in self.base_urls)
+        self._clients: SdkClients | None = None
+        self._workers: Any = None
 
     @property
     def endpoint(self) -> str:
@@ -94,22 +159,13 @@ class OpenAIAPI(ModelAPI):
     def has_base_url(self) -> bool:
         return bool(self.base_urls)
 
-    def _pool(self) -> list[_Replica]:
-        if self._replicas is None:
-            self.check()
-            key = self._api_key()
-            self._replicas = [
-                _Replica(url, [_sdk_client(url, key) for _ in range(SHARDS)], shard_load=[0] * SHARDS)
-                for url in (self.base_urls or [None])
-            ]
-        return self._replicas
-
-    def _pick(self) -> _Replica:
-        reps = self._pool()
+    def _pick(self) -> str | None:
+        """The replica with the fewest requests in flight (ties rotate)."""
+        urls = list(self._inflight)
         start = self._turn
-        self._turn = (self._turn + 1) % len(reps)
-        j = min(range(len(reps)), key=lambda j: (reps[(start + j) % len(reps)].inflight, j))
-        return reps[(start + j) % len(reps)]
+        self._turn = (self._turn + 1) % len(urls)
+        j = min(range(len(urls)), key=lambda j: (self._inflight[urls[(start + j) % len(urls)]], j))
+        return urls[(start + j) % len(urls)]
 
     def request(self, messages: list[dict[str, str]], config: GenerateConfig, seed: int | None) -> dict[str, Any]:
         """The JSON body of a chat completion request."""
@@ -126,47 +182,80 @@ class OpenAIAPI(ModelAPI):
             body["response_format"] = fmt
         return body
 
+    def start(self) -> None:
+        """Spawn the HTTP worker processes ahead of the first request (if any are used)."""
+        if self.http_workers > 0 and self._workers is None:
+            from .http_worker import WorkerPool
+
+            self.check()
+            self._workers = WorkerPool(self.http_workers, resolve_http(self.http), self.key_env)
+            self._workers.start()
+
     async def generate(
         self, messages: list[dict[str, str]], config: GenerateConfig, seed: int | None
     ) -> ProviderOutput:
-        import openai
-
-        rep = self._pick()
-        shard = rep.pick()
-        rep.inflight += 1
-        rep.shard_load[shard] += 1
-        options: dict[str, Any] = {} if config.timeout is None else {"timeout": config.timeout}
+        url = self._pick()
+        body = self.request(messages, config, seed)
+        self._inflight[url] += 1
         try:
-            text = await rep.clients[shard].post(
-                "/chat/completions", body=self.request(messages, config, seed), cast_to=str, options=options
-            )
-        except openai.APITimeoutError as exc:
-            raise CallError(TIMEOUT, str(exc) or "request timed out") from None
-        except openai.APIConnectionError as exc:
-            raise CallError(CONNECTION, f"{exc} ({rep.url or HOSTED})") from None
-        except openai.APIStatusError as exc:
-            status = exc.status_code
-            retry_after = parse_retry_after(exc.response.headers) if exc.response is not None else None
-            raise CallError(category_for_status(status), _short(exc.message), status, retry_after) from None
+            if self.http_workers > 0:
+                self.start()
+                text = await self._workers.post(url, "/chat/completions", body, config.timeout)
+            else:
+                if self._clients is None:
+                    self.check()
+                    self._clients = SdkClients(self._api_key(), self.http)
+                text = await self._clients.post(url, "/chat/completions", body, config.timeout)
         finally:
-            rep.inflight -= 1
-            rep.shard_load[shard] -= 1
+            self._inflight[url] -= 1
         return parse_chat_response(text)
 
     async def aclose(self) -> None:
-        for rep in self._replicas or []:
-            for client in rep.clients:
-                await client.close()
-        self._replicas = None
+        if self._clients is not None:
+            await self._clients.aclose()
+            self._clients = None
+        if self._workers is not None:
+            await self._workers.aclose()
+            self._workers = None
 
 
-def _sdk_client(url: str | None, key: str) -> Any:
-    """An SDK client that does not retry (the LLMClient does). Plain-http servers skip
-    loading the CA bundle, which costs ~0.1 s per client and is never used there."""
-    from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+def _causes(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and e not in out and len(out) < 8:
+        out.append(e)
+        e = e.__cause__ or e.__context__
+    return out
 
-    http = DefaultAsyncHttpxClient(verify=False) if url and url.startswith("http://") else None
-    return AsyncOpenAI(base_url=url, api_key=key, max_retries=0, http_client=http)
+
+def _refused(exc: BaseException) -> bool:
+    """An OS-level connection failure (refused, unreachable) somewhere in the chain, as
+    opposed to a real timeout."""
+    return any(isinstance(e, OSError) and not isinstance(e, TimeoutError) for e in _causes(exc)[1:])
+
+
+def _cause_text(exc: BaseException) -> str:
+    return str(_causes(exc)[-1]) or "connection failed"
+
+
+def _sdk_client(url: str | None, key: str, http: str) -> Any:
+    """An SDK client that does not retry (the LLMClient does). With httpx, plain-http
+    servers skip loading the CA bundle, which costs ~0.1 s per client and is never used."""
+    from openai import AsyncOpenAI
+
+    if http == "aiohttp":
+        try:
+            from openai import DefaultAioHttpClient
+        except ImportError:  # an SDK older than 1.89
+            raise ConfigError("http=aiohttp needs openai>=1.89: pip install -U 'openai[aiohttp]'") from None
+        client = DefaultAioHttpClient()
+    elif url and url.startswith("http://"):
+        from openai import DefaultAsyncHttpxClient
+
+        client = DefaultAsyncHttpxClient(verify=False)
+    else:
+        client = None
+    return AsyncOpenAI(base_url=url, api_key=key, max_retries=0, http_client=client)
 
 
 def parse_chat_response(body: str) -> ProviderOutput:

@@ -1,0 +1,197 @@
+"""The OpenAI SDK's HTTP work in helper processes, so it does not share the runner's core.
+
+With many requests in flight against a fast server, the runner is CPU-bound and about
+half of its time goes to the SDK's HTTP stack (building requests, connection pools,
+parsing responses). `WorkerPool` moves exactly that part into child processes: the
+runner keeps prompts, cache, limits, retries and logs, and sends each request body
+over a pipe; a worker makes the SDK's raw `post` and sends back the body text or the
+classified error. Keys are never sent: a worker reads them from the environment it
+inherits, as the runner would.
+
+Frames are a 4-byte big-endian length plus UTF-8 JSON:
+    -> {"id": 7, "url": "http://host/v1" | null, "path": "/chat/completions", "body": {...}, "timeout": 120}
+    <- {"id": 7, "text": "<response body>"}
+    <- {"id": 7, "error": [category, detail, http_status | null, retry_after | null]}
+A worker exits when its input closes (the runner finished or died).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from typing import Any
+
+from .base import CONNECTION, CallError
+
+_HEADER = 4
+
+
+def frame(obj: Any) -> bytes:
+    data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return len(data).to_bytes(_HEADER, "big") + data
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Any:
+    """The next message, or None at the end of the stream."""
+    try:
+        size = int.from_bytes(await reader.readexactly(_HEADER), "big")
+        return json.loads(await reader.readexactly(size))
+    except asyncio.IncompleteReadError:
+        return None
+
+
+class _Worker:
+    """One child process and the requests it has in flight."""
+
+    def __init__(self, http: str, key_env: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", __name__, http, key_env],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+        )
+        self.futures: dict[int, asyncio.Future] = {}
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader_task: asyncio.Task | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), self.proc.stdout)
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, self.proc.stdin)
+        self.writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        self.reader_task = asyncio.create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while (msg := await read_frame(reader)) is not None:
+                fut = self.futures.pop(msg.get("id"), None)
+                if fut is None or fut.done():
+                    continue
+                if "error" in msg:
+                    category, detail, status, retry_after = msg["error"]
+                    fut.set_exception(CallError(category, detail, status, retry_after))
+                else:
+                    fut.set_result(msg["text"])
+        finally:  # the worker died: its requests fail as connection errors (the client retries)
+            for fut in self.futures.values():
+                if not fut.done():
+                    fut.set_exception(CallError(CONNECTION, "the HTTP worker process stopped"))
+            self.futures.clear()
+
+    async def close(self) -> None:
+        """Stop the process at once: it holds no state (every answer it sent is already
+        here, and nobody waits for the others), so there is nothing to wait for."""
+        if self.writer is not None:
+            self.writer.close()
+        elif self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.kill()
+        self.proc.wait()
+        if self.reader_task is not None:
+            await asyncio.gather(self.reader_task, return_exceptions=True)
+
+
+class WorkerPool:
+    """`n` worker processes; each request goes to the one with the fewest in flight."""
+
+    def __init__(self, n: int, http: str, key_env: str):
+        self.n, self.http, self.key_env = n, http, key_env
+        self._workers: list[_Worker] = []
+        self._next_id = 0
+        self._lock: asyncio.Lock | None = None
+
+    def start(self) -> None:
+        """Spawn the processes now, so they import the SDK while the runner loads the
+        benchmark; their pipes are wired to the event loop at the first request."""
+        while len(self._workers) < self.n:
+            self._workers.append(_Worker(self.http, self.key_env))
+
+    async def _ready(self) -> list[_Worker]:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # start (or restart) workers once, not once per waiting request
+            self.start()
+            for i, worker in enumerate(self._workers):
+                if not worker.alive:
+                    await worker.close()
+                    worker = self._workers[i] = _Worker(self.http, self.key_env)
+                if worker.writer is None:
+                    await worker.connect()
+        return self._workers
+
+    async def post(self, url: str | None, path: str, body: dict[str, Any], timeout: float | None) -> str:
+        workers = self._workers
+        if len(workers) != self.n or not all(w.writer is not None and w.alive for w in workers):
+            workers = await self._ready()
+        worker = min(workers, key=lambda w: len(w.futures))
+        self._next_id += 1
+        rid = self._next_id
+        fut = asyncio.get_running_loop().create_future()
+        worker.futures[rid] = fut
+        assert worker.writer is not None
+        try:
+            worker.writer.write(frame({"id": rid, "url": url, "path": path, "body": body, "timeout": timeout}))
+            return await fut
+        except (ConnectionError, RuntimeError) as exc:
+            raise CallError(CONNECTION, f"cannot reach the HTTP worker process: {exc}") from None
+        finally:
+            worker.futures.pop(rid, None)
+
+    async def aclose(self) -> None:
+        for w in self._workers:
+            await w.close()
+        self._workers = []
+
+
+# --- the worker process ------------------------------------------------------------
+
+
+async def _serve(http: str, key_env: str) -> None:
+    import os
+
+    from .openai_api import SdkClients
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout.buffer)
+    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    clients = SdkClients(os.environ.get(key_env) or "EMPTY", http)
+    tasks: set[asyncio.Task] = set()
+
+    async def handle(msg: dict[str, Any]) -> None:
+        try:
+            text = await clients.post(msg.get("url"), msg["path"], msg["body"], msg.get("timeout"))
+            out: dict[str, Any] = {"id": msg["id"], "text": text}
+        except CallError as err:
+            out = {"id": msg["id"], "error": [err.category, err.detail, err.status, err.retry_after]}
+        except Exception as exc:  # never let one request take the worker down
+            out = {"id": msg["id"], "error": [CONNECTION, f"{type(exc).__name__}: {exc}", None, None]}
+        writer.write(frame(out))
+
+    while (msg := await read_frame(reader)) is not None:
+        task = asyncio.create_task(handle(msg))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    # input closed: the runner has its answers or stopped waiting (Ctrl-C); nobody reads more
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await clients.aclose()
+
+
+def main() -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the runner handles it and closes our input
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    asyncio.run(_serve(sys.argv[1], sys.argv[2]))
+
+
+if __name__ == "__main__":
+    main()
