@@ -243,14 +243,51 @@ def _wait_for_lines(path: Path, n: int, proc, timeout: float = 30.0) -> None:
     pytest.fail(f"{path} never reached {n} lines")
 
 
-def test_kill_9_then_rerun_repeats_no_successful_request(bench, tmp_path):
+def _children(pid):
+    """Processes whose parent is `pid` (e.g. HTTP worker processes)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _gone(pids, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{p}").exists() and "Z" not in _state(p) for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _state(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+HTTP_MODES = {"in-process": ["--option", "http_workers=0"], "worker": ["--option", "http_workers=1"]}
+
+
+@pytest.mark.parametrize("mode", list(HTTP_MODES))
+def test_kill_9_then_rerun_repeats_no_successful_request(bench, tmp_path, mode):
     with FakeOpenAI(latency=0.15) as srv:
         out = tmp_path / "kill"
-        args = _args(bench, out, "point", srv.url, "--max-concurrency", "2", "--levels", "hard,medium")
+        args = _args(bench, out, "point", srv.url, "--max-concurrency", "2", "--levels", "hard,medium",
+                     *HTTP_MODES[mode])
         proc = _cli(*args)
         _wait_for_lines(out / "predictions.jsonl", 3, proc)
+        helpers = _children(proc.pid)
+        assert len(helpers) == (1 if mode == "worker" else 0)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        assert _gone(helpers), "an HTTP worker outlived its runner"
         done_before = len(RunDir(out).read_predictions())
         before = _calls(out)
         ok_before = {c["key"] for c in before if c.get("status") == "ok"}
@@ -271,15 +308,18 @@ def test_kill_9_then_rerun_repeats_no_successful_request(bench, tmp_path):
         assert srv.stats()["requests"] - needed <= 2
 
 
-def test_ctrl_c_keeps_work_and_says_how_to_resume(bench, tmp_path):
+@pytest.mark.parametrize("mode", list(HTTP_MODES))
+def test_ctrl_c_keeps_work_and_says_how_to_resume(bench, tmp_path, mode):
     with FakeOpenAI(latency=0.2) as srv:
         out = tmp_path / "int"
-        args = _args(bench, out, "pair", srv.url, "--max-concurrency", "1")
+        args = _args(bench, out, "pair", srv.url, "--max-concurrency", "1", *HTTP_MODES[mode])
         proc = _cli(*args)
         _wait_for_lines(out / "predictions.jsonl", 2, proc)
+        helpers = _children(proc.pid)
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=20)
         assert proc.returncode == 130, output
+        assert _gone(helpers)
         assert "resume" in output
         kept = len(RunDir(out).read_predictions())
         assert kept >= 2
