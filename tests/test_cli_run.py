@@ -220,10 +220,13 @@ def test_cache_commands(bench, server, tmp_path):
     res = invoke(["cache", "stats", "--json"])
     st = json.loads(res.output)
     assert st["entries"] == 12 and st["models"]["openai/fake"]["entries"] == 12
+    assert st["prompt_parts"] == 12  # one memoised question per level x 4
+    assert "12 memoised question prompt parts" in invoke(["cache", "stats"]).output
     res = invoke(["cache", "clear", "--model", "openai/other", "--yes"])
     assert "deleted 0" in res.output
     res = invoke(["cache", "clear", "--yes"])
     assert "deleted 12" in res.output
+    assert json.loads(invoke(["cache", "stats", "--json"]).output)["prompt_parts"] == 0
 
 
 def _cli(*args):

@@ -368,7 +368,8 @@ def cache_stats(
     if as_json:
         typer.echo(json.dumps(st, indent=2, sort_keys=True))
         return
-    console.print(f"{st['path']}: {st['entries']} responses, {st['bytes_on_disk'] / 1e6:.1f} MB on disk")
+    console.print(f"{st['path']}: {st['entries']} responses, {st['prompt_parts']} memoised question prompt parts, "
+                  f"{st['bytes_on_disk'] / 1e6:.1f} MB on disk", soft_wrap=True)
     for name, m in st["models"].items():
         console.print(f"  {name:<40} {m['entries']:>8} responses")
 
