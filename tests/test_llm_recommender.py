@@ -211,3 +211,29 @@ def test_damaged_memo_rows_are_recomputed(tmp_path):
     second = create_llm_recommender("openai", "b", base)
     second.prepare(Benchmark(path), "test")
     assert _all_messages(second, Benchmark(path)) == expected
+
+
+def test_dry_run_estimate_reads_the_memo(tmp_path):
+    """A dry run after a real one takes retrieved histories from the cache file: same
+    estimate, and the benchmark's reviews are not loaded."""
+    from perrecbench.models.llm.cache import ResponseCache
+
+    path = make_tiny_bench(tmp_path / "b")
+    base = {"base_url": "http://127.0.0.1:9/v1", "cache_path": str(tmp_path / "c.sqlite")}
+    cold = create_llm_recommender("openai", "m", base)
+    cold.load(Benchmark(path), "test")
+    expected = estimate_run(cold, Benchmark(path), "list", "test", None, None)
+    filler = create_llm_recommender("openai", "m", base)
+    filler.prepare(Benchmark(path), "test")
+    _all_messages(filler, Benchmark(path))
+    filler.flush()
+    warm_bench = Benchmark(path)
+    warm = create_llm_recommender("openai", "m", base)
+    warm.load(warm_bench, "test")
+    warm.parts_cache = ResponseCache(tmp_path / "c.sqlite")
+    try:
+        got = estimate_run(warm, warm_bench, "list", "test", None, None)
+    finally:
+        warm.parts_cache.close()
+    assert (got.requests, got.prompt_tokens) == (expected.requests, expected.prompt_tokens)
+    assert "context" not in warm_bench.__dict__

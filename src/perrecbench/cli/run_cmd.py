@@ -337,6 +337,7 @@ def _dry_run(model: str, options: dict[str, Any], bench: Any, method: str, split
     rec.load(bench, split)
     path = Path(options.get("cache_path") or default_cache_path())
     cache = ResponseCache(path) if options.get("cache", True) and path.exists() else None
+    rec.parts_cache = cache  # retrieved histories memoised by earlier runs (and kept for later ones)
     try:
         est = estimate_run(rec, bench, method, split, levels, limit, cache=cache)
     finally:

@@ -165,6 +165,7 @@ class LLMRecommender(Recommender):
         # one `run --method a,b,c` that ask about the same question close together
         self._prompts: OrderedDict[tuple[str, str], QuestionPrompts] = OrderedDict()
         self._parts: dict[str, str] | None = None  # memoised prompt parts (see _question_parts)
+        self.parts_cache: Any = None  # a ResponseCache for the memo when there is no client (dry runs)
         self._parts_ns = ""
         try:  # decoding options are checked now, not at the first question
             for method in METHODS:
@@ -314,6 +315,7 @@ class LLMRecommender(Recommender):
         from ...prompts.retrieval import components_for
 
         memo = self._parts_memo()
+        store = self._parts_store()
         qid = f"{q.level}/{q.id}"
         raw = memo.get(qid) if memo is not None else None
         if raw is not None:
@@ -326,16 +328,24 @@ class LLMRecommender(Recommender):
         o = self.opts
         parts = components_for(q, self.loaded_bench().context, range(q.n), o.k, None, o.rel_rating,
                                o.describe_items)
-        if memo is not None and self.client is not None and self.client.cache is not None:
+        if memo is not None and store is not None:
             text = json.dumps(parts.to_dict(), ensure_ascii=False, separators=(",", ":"))
             memo[qid] = text
-            self.client.cache.put_prompt_parts(self._parts_ns, qid, text)
+            store.put_prompt_parts(self._parts_ns, qid, text)
         return parts
+
+    def _parts_store(self) -> Any:
+        """The response cache that holds the memo: the client's, or (for a dry run, which
+        has no client) `parts_cache` when the caller set one."""
+        if self.client is not None:
+            return self.client.cache
+        return self.parts_cache
 
     def _parts_memo(self) -> dict[str, str] | None:
         """Memoised prompt parts of this benchmark, split and retrieval settings (loaded
         once per run; None without a response cache)."""
-        if self._parts is None and self.client is not None and self.client.cache is not None:
+        store = self._parts_store()
+        if self._parts is None and store is not None:
             from ...bench import bench_fingerprint
             from ...prompts.retrieval import parts_namespace
 
@@ -343,7 +353,7 @@ class LLMRecommender(Recommender):
             bench = self.loaded_bench()
             self._parts_ns = parts_namespace(bench_fingerprint(bench.path), self.split, o.k, o.rel_rating,
                                              o.describe_items)
-            self._parts = self.client.cache.prompt_parts(self._parts_ns)
+            self._parts = store.prompt_parts(self._parts_ns)
         return self._parts
 
     def group_demos(self, level: str, method: str) -> tuple:
