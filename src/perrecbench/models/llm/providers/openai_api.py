@@ -92,6 +92,13 @@ class SdkClients:
         self._clients: dict[str | None, list[Any]] = {}
         self._load: dict[str | None, list[int]] = {}
 
+    def warm_up(self) -> None:
+        """Import the SDK and its HTTP library now rather than at the first request."""
+        import openai  # noqa: F401
+
+        if self.http == "aiohttp":
+            import aiohttp  # noqa: F401
+
     def _client(self, url: str | None) -> tuple[Any, list[int], int]:
         clients = self._clients.get(url)
         if clients is None:
