@@ -29,6 +29,7 @@ def demo(
     from ..run.runner import run
     from ..score.scorer import load_runs, score_runs
     from .build_cmd import build_from_source
+    from .run_cmd import parse_methods
 
     render = {"table": lb.render_table, "markdown": lb.to_markdown, "csv": lb.to_csv}.get(fmt)
     if render is None:  # checked before a minute of work, not after
@@ -45,7 +46,7 @@ def demo(
     shutil.rmtree(out / "runs", ignore_errors=True)  # a demo starts fresh; real runs resume
     run_dirs = []
     model_list = [m.strip() for m in models.split(",") if m.strip()]
-    method_list = [m.strip() for m in methods.split(",") if m.strip()]
+    method_list = parse_methods(methods)
     console.print(f"[bold]2/3[/bold] running {len(model_list)} baselines x {len(method_list)} methods …")
     for name in model_list:
         for method in method_list:

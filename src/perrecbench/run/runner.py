@@ -60,9 +60,9 @@ RetryPolicy = bool | Callable[[Prediction], bool]
 class _Output:
     """A job's run directory while it runs: answers wait in memory until `flush`."""
 
-    def __init__(self, job: Job, summary: RunSummary):
-        self.job, self.summary = job, summary
-        self.fh = RunDir(job.run_dir).appender()
+    def __init__(self, run_dir: Path, summary: RunSummary):
+        self.summary = summary
+        self.fh = RunDir(run_dir).appender()
         self.pending: list[str] = []
 
     def write(self) -> None:
@@ -158,7 +158,7 @@ async def run_jobs_async(
 
     start = time.monotonic()
     sem = asyncio.Semaphore(max(1, max_concurrency))
-    outs = [_Output(j, s) for j, s in zip(jobs, summaries)]
+    outs = [_Output(j.run_dir, s) for j, s in zip(jobs, summaries)]
     model_flushes = [f for f in (getattr(m, "flush", None) for m in models) if f is not None]
     last_flush = time.monotonic()
     timer: asyncio.TimerHandle | None = None

@@ -267,8 +267,7 @@ class LLMRecommender(Recommender):
         if self.client is not None:
             return
         o = self.opts
-        self.api.check()
-        self.api.start()  # e.g. HTTP worker processes import the SDK while the benchmark loads
+        self.check()
         self.client = LLMClient(
             self.api,
             cache=ResponseCache(o.cache_path) if o.cache else None,
@@ -315,7 +314,6 @@ class LLMRecommender(Recommender):
         from ...prompts.retrieval import components_for
 
         memo = self._parts_memo()
-        store = self._parts_store()
         qid = f"{q.level}/{q.id}"
         raw = memo.get(qid) if memo is not None else None
         if raw is not None:
@@ -328,10 +326,10 @@ class LLMRecommender(Recommender):
         o = self.opts
         parts = components_for(q, self.loaded_bench().context, range(q.n), o.k, None, o.rel_rating,
                                o.describe_items)
-        if memo is not None and store is not None:
+        if memo is not None:  # a memo exists only where a store does
             text = json.dumps(parts.to_dict(), ensure_ascii=False, separators=(",", ":"))
             memo[qid] = text
-            store.put_prompt_parts(self._parts_ns, qid, text)
+            self._parts_store().put_prompt_parts(self._parts_ns, qid, text)
         return parts
 
     def _parts_store(self) -> Any:

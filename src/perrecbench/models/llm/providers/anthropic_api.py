@@ -7,18 +7,18 @@ from typing import Any
 
 from ....errors import ConfigError
 from ..config import GenerateConfig
-from ..limits import parse_retry_after
 from .base import (
     BAD_RESPONSE,
     CONNECTION,
+    SERVER_ERROR,
     TIMEOUT,
     CallError,
     ModelAPI,
     ProviderOutput,
-    category_for_status,
     is_local,
+    short,
+    status_error,
 )
-from .openai_api import _short
 
 HOSTED = "https://api.anthropic.com"
 KEY_ENV = "ANTHROPIC_API_KEY"
@@ -100,16 +100,13 @@ class AnthropicAPI(ModelAPI):
             raise CallError(TIMEOUT, str(exc) or "request timed out") from None
         except anthropic.APIConnectionError as exc:
             raise CallError(CONNECTION, f"{exc} ({self.endpoint})") from None
-        except anthropic.APIStatusError as exc:
-            status = exc.status_code
-            retry_after = parse_retry_after(exc.response.headers) if exc.response is not None else None
-            cat = "server_error" if status == 529 else category_for_status(status)
-            raise CallError(cat, _short(exc.message), status, retry_after) from None
+        except anthropic.APIStatusError as exc:  # 529: Anthropic's "overloaded"
+            raise status_error(exc, SERVER_ERROR if exc.status_code == 529 else None) from None
         except (anthropic.APIResponseValidationError, ValueError, TypeError) as exc:
-            raise CallError(BAD_RESPONSE, _short(str(exc))) from None
+            raise CallError(BAD_RESPONSE, short(str(exc))) from None
         blocks = getattr(resp, "content", None)
         if blocks is None:
-            raise CallError(BAD_RESPONSE, f"response has no content: {_short(str(resp))}")
+            raise CallError(BAD_RESPONSE, f"response has no content: {short(str(resp))}")
         text = "".join(getattr(b, "text", "") for b in blocks if getattr(b, "type", "") == "text")
         usage = getattr(resp, "usage", None)
         try:

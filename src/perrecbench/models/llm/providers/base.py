@@ -78,6 +78,22 @@ def category_for_status(status: int) -> str:
     return BAD_REQUEST
 
 
+def short(text: str, n: int = 300) -> str:
+    """`text` on one line, cut to `n` characters (for error details and logs)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def status_error(exc: Any, category: str | None = None) -> CallError:
+    """The `CallError` for an SDK's `APIStatusError` (the openai and anthropic SDKs share
+    its shape: `status_code`, `response.headers`, `message`), with `Retry-After` read."""
+    from ..limits import parse_retry_after
+
+    status = exc.status_code
+    retry_after = parse_retry_after(exc.response.headers) if exc.response is not None else None
+    return CallError(category or category_for_status(status), short(exc.message), status, retry_after)
+
+
 def is_local(url: str | None) -> bool:
     """True for a server on this machine or a private network (free; no key needed)."""
     if not url:

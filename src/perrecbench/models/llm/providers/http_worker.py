@@ -42,6 +42,15 @@ async def read_frame(reader: asyncio.StreamReader) -> Any:
         return None
 
 
+async def pipe_streams(read_from: Any, write_to: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Asyncio streams over two pipe ends (a child's stdout/stdin, or our own stdin/stdout)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), read_from)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, write_to)
+    return reader, asyncio.StreamWriter(transport, protocol, None, loop)
+
+
 class _Worker:
     """One child process and the requests it has in flight."""
 
@@ -59,11 +68,7 @@ class _Worker:
         return self.proc.poll() is None
 
     async def connect(self) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), self.proc.stdout)
-        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, self.proc.stdin)
-        self.writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        reader, self.writer = await pipe_streams(self.proc.stdout, self.proc.stdin)
         self.reader_task = asyncio.create_task(self._read(reader))
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -156,11 +161,7 @@ async def _serve(http: str, key_env: str) -> None:
 
     from .openai_api import SdkClients
 
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout.buffer)
-    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    reader, writer = await pipe_streams(sys.stdin.buffer, sys.stdout.buffer)
     clients = SdkClients(os.environ.get(key_env) or "EMPTY", http)
     clients.warm_up()  # the SDK import (~1 s) overlaps the runner loading its benchmark
     tasks: set[asyncio.Task] = set()

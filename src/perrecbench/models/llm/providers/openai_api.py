@@ -19,7 +19,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ....errors import ConfigError
-from ..limits import parse_retry_after
 from .base import (
     BAD_RESPONSE,
     CONNECTION,
@@ -27,8 +26,9 @@ from .base import (
     CallError,
     ModelAPI,
     ProviderOutput,
-    category_for_status,
     is_local,
+    short,
+    status_error,
 )
 
 if TYPE_CHECKING:  # the worker process imports this module; pydantic models stay out
@@ -124,9 +124,7 @@ class SdkClients:
         except openai.APIConnectionError as exc:
             raise CallError(CONNECTION, f"{exc} ({url or HOSTED})") from None
         except openai.APIStatusError as exc:
-            status = exc.status_code
-            retry_after = parse_retry_after(exc.response.headers) if exc.response is not None else None
-            raise CallError(category_for_status(status), _short(exc.message), status, retry_after) from None
+            raise status_error(exc) from None
         finally:
             load[i] -= 1
 
@@ -270,10 +268,10 @@ def parse_chat_response(body: str) -> ProviderOutput:
     try:
         data = json.loads(body)
     except ValueError:
-        raise CallError(BAD_RESPONSE, f"response is not JSON: {_short(body, 120)}") from None
+        raise CallError(BAD_RESPONSE, f"response is not JSON: {short(body, 120)}") from None
     choices = data.get("choices") if isinstance(data, dict) else None
     if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-        raise CallError(BAD_RESPONSE, f"response has no choices: {_short(body, 120)}")
+        raise CallError(BAD_RESPONSE, f"response has no choices: {short(body, 120)}")
     choice = choices[0]
     message = choice.get("message") or {}
     text = message.get("content") if isinstance(message, dict) else None
@@ -298,7 +296,3 @@ def _int(v: Any) -> int | None:
     except (TypeError, ValueError):
         return None
 
-
-def _short(text: str, n: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 3] + "..."
