@@ -251,9 +251,9 @@ def test_http_worker_death_fails_its_requests_then_a_new_worker_starts(server):
             (worker,) = api._workers._workers
             worker.proc.kill()
             with pytest.raises(CallError) as info:
-                await slow
+                await asyncio.wait_for(slow, 30)  # a bug here must fail the test, not hang CI
             assert info.value.category == "connection" and info.value.retryable
-            out = await api.generate(PAIR, CFG, None)
+            out = await asyncio.wait_for(api.generate(PAIR, CFG, None), 30)
             assert out.text in ("[User A]", "[User B]")
             assert api._workers._workers[0] is not worker
         finally:
@@ -276,3 +276,32 @@ def test_http_workers_auto_follows_concurrency_and_backend():
     assert forced.api.http_workers == 2
     with pytest.raises(ConfigError, match="openai backend only"):
         create_llm_recommender("anthropic", "m", {"http_workers": 1})
+
+
+def test_http_worker_dying_while_connecting_fails_the_request_instead_of_hanging(server, monkeypatch):
+    """A worker that dies between its spawn and the first request being registered (seen
+    under load) must fail that request at once, not leave it waiting for an answer."""
+    from perrecbench.models.llm.providers import http_worker
+
+    connect = http_worker._Worker.connect
+
+    async def connect_then_die(self):
+        await connect(self)
+        self.proc.kill()
+        self.proc.wait()
+        await asyncio.wait_for(asyncio.shield(self.reader_task), 5)  # its answers pipe is at EOF
+
+    api = OpenAIAPI("m", [server.url], http_workers=1)
+
+    async def main():
+        try:
+            monkeypatch.setattr(http_worker._Worker, "connect", connect_then_die)
+            with pytest.raises(CallError) as info:
+                await asyncio.wait_for(api.generate(PAIR, CFG, None), 10)
+            assert info.value.category == "connection" and info.value.retryable
+            monkeypatch.setattr(http_worker._Worker, "connect", connect)
+            assert (await asyncio.wait_for(api.generate(PAIR, CFG, None), 30)).text in ("[User A]", "[User B]")
+        finally:
+            await api.aclose()
+
+    asyncio.run(main())

@@ -65,7 +65,8 @@ class _Worker:
 
     @property
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        """The process runs and, once connected, we still read its answers."""
+        return self.proc.poll() is None and not (self.reader_task is not None and self.reader_task.done())
 
     async def connect(self) -> None:
         reader, self.writer = await pipe_streams(self.proc.stdout, self.proc.stdin)
@@ -134,6 +135,8 @@ class WorkerPool:
         if len(workers) != self.n or not all(w.writer is not None and w.alive for w in workers):
             workers = await self._ready()
         worker = min(workers, key=lambda w: len(w.futures))
+        if not worker.alive:  # it died while we were connecting: nobody would ever answer
+            raise CallError(CONNECTION, "the HTTP worker process stopped")
         self._next_id += 1
         rid = self._next_id
         fut = asyncio.get_running_loop().create_future()
