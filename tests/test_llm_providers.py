@@ -263,7 +263,8 @@ def test_http_worker_death_fails_its_requests_then_a_new_worker_starts(server):
 
 
 def test_http_workers_auto_follows_concurrency_and_backend():
-    from perrecbench.models.llm.recommender import WORKER_CONCURRENCY, create_llm_recommender
+    from perrecbench.models.llm.prestart import WORKER_CONCURRENCY
+    from perrecbench.models.llm.recommender import create_llm_recommender
 
     low = create_llm_recommender("openai", "m", {"base_url": "http://127.0.0.1:9/v1", "max_concurrency": 4})
     assert low.api.http_workers == 0

@@ -8,7 +8,6 @@ unknown or mistyped option is an error, not a silent default.
 from __future__ import annotations
 
 import json
-import os
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from ...prompts.components import Components, PromptOptions
 from ...types import Prediction, Question
 from ..base import Recommender
 from .config import GenerateConfig, defaults_for
+from .prestart import workers_for
 
 #: questions whose prompt parts are kept for the next method asking about them
 PROMPT_MEMO = 512
@@ -89,22 +89,13 @@ def create_llm_recommender(provider: str, model: str, options: dict[str, Any]) -
     return LLMRecommender(provider, model, parse_options(options))
 
 
-#: with at least this many requests in flight, `http_workers=auto` moves the SDK's HTTP
-#: work into a helper process (when the machine has a second core for it)
-WORKER_CONCURRENCY = 16
-
-
 def transport_for(provider: str, o: LLMOptions) -> dict[str, Any]:
-    """Transport settings for the provider. `http_workers=auto`: one helper process for
-    the openai backend at >= WORKER_CONCURRENCY requests in flight on a multi-core
-    machine (there the runner's one core is the limit), else none."""
+    """Transport settings for the provider (`http_workers=auto`: see `prestart.workers_for`)."""
     if provider != "openai":
         if o.http_workers not in ("auto", 0) or o.http != "auto":
             raise ConfigError("http and http_workers apply to the openai backend only")
         return {}
-    workers = o.http_workers
-    if workers == "auto":
-        workers = 1 if o.max_concurrency >= WORKER_CONCURRENCY and (os.cpu_count() or 1) >= 2 else 0
+    workers = workers_for(o.max_concurrency, o.http_workers)
     if workers < 0:
         raise ConfigError(f"http_workers must be 0 or more, got {workers}")
     return {"http": o.http, "http_workers": workers}

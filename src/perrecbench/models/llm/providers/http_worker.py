@@ -8,7 +8,13 @@ over a pipe; a worker makes the SDK's raw `post` and sends back the body text or
 classified error. Keys are never sent: a worker reads them from the environment it
 inherits, as the runner would.
 
-Frames are a 4-byte big-endian length plus UTF-8 JSON:
+A worker imports the SDK (about a second) as soon as it starts, before it knows its
+settings, so the CLI can start one ahead of its own imports (`..prestart`); a pool
+adopts it, or it is stopped at exit.
+
+Frames are a 4-byte big-endian length plus UTF-8 JSON. The first one sets the worker up:
+    -> {"http": "aiohttp", "key_env": "OPENAI_API_KEY", "urls": ["http://host/v1"]}
+then each request and its answer:
     -> {"id": 7, "url": "http://host/v1" | null, "path": "/chat/completions", "body": {...}, "timeout": 120}
     <- {"id": 7, "text": "<response body>"}
     <- {"id": 7, "error": [category, detail, http_status | null, retry_after | null]}
@@ -23,6 +29,7 @@ import subprocess
 import sys
 from typing import Any
 
+from ..prestart import spawn, take_spare
 from .base import CONNECTION, CallError
 
 _HEADER = 4
@@ -54,19 +61,29 @@ async def pipe_streams(read_from: Any, write_to: Any) -> tuple[asyncio.StreamRea
 class _Worker:
     """One child process and the requests it has in flight."""
 
-    def __init__(self, http: str, key_env: str):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", __name__, http, key_env],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
-        )
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen = take_spare() or spawn()  # a started spare saves its start-up
         self.futures: dict[int, asyncio.Future] = {}
         self.writer: asyncio.StreamWriter | None = None
         self.reader_task: asyncio.Task | None = None
 
+    def configure(self, http: str, key_env: str, urls: list[str | None]) -> None:
+        """Send the settings frame now (a few bytes: the pipe takes them without
+        blocking), so the worker builds its clients while it would otherwise wait."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(frame({"http": http, "key_env": key_env, "urls": urls}))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it died already: `alive` says so, and the pool starts another
+
     @property
     def alive(self) -> bool:
-        """The process runs and, once connected, we still read its answers."""
-        return self.proc.poll() is None and not (self.reader_task is not None and self.reader_task.done())
+        """The process runs; once connected, that is: we still read its answers (its
+        output closes when it dies), which costs no system call per request."""
+        if self.reader_task is None:
+            return self.proc.poll() is None
+        return not self.reader_task.done()
 
     async def connect(self) -> None:
         reader, self.writer = await pipe_streams(self.proc.stdout, self.proc.stdin)
@@ -103,19 +120,27 @@ class _Worker:
 
 
 class WorkerPool:
-    """`n` worker processes; each request goes to the one with the fewest in flight."""
+    """`n` worker processes; each request goes to the one with the fewest in flight.
+    `urls` are the base URLs the requests will use (None: the SDK's default), whose
+    clients a worker builds before the first request."""
 
-    def __init__(self, n: int, http: str, key_env: str):
+    def __init__(self, n: int, http: str, key_env: str, urls: list[str | None] | None = None):
         self.n, self.http, self.key_env = n, http, key_env
+        self.urls = list(urls or [])
         self._workers: list[_Worker] = []
         self._next_id = 0
         self._lock: asyncio.Lock | None = None
 
+    def _spawn(self) -> _Worker:
+        w = _Worker()
+        w.configure(self.http, self.key_env, self.urls)
+        return w
+
     def start(self) -> None:
-        """Spawn the processes now, so they import the SDK while the runner loads the
-        benchmark; their pipes are wired to the event loop at the first request."""
+        """Start (or adopt) the processes now, so they import the SDK while the runner
+        loads the benchmark; their pipes are wired to the event loop at the first request."""
         while len(self._workers) < self.n:
-            self._workers.append(_Worker(self.http, self.key_env))
+            self._workers.append(self._spawn())
 
     async def _ready(self) -> list[_Worker]:
         if self._lock is None:
@@ -125,7 +150,7 @@ class WorkerPool:
             for i, worker in enumerate(self._workers):
                 if not worker.alive:
                     await worker.close()
-                    worker = self._workers[i] = _Worker(self.http, self.key_env)
+                    worker = self._workers[i] = self._spawn()
                 if worker.writer is None:
                     await worker.connect()
         return self._workers
@@ -159,14 +184,22 @@ class WorkerPool:
 # --- the worker process ------------------------------------------------------------
 
 
-async def _serve(http: str, key_env: str) -> None:
+async def _serve() -> None:
     import os
+
+    import openai  # noqa: F401  (the slow part of starting; done before the settings arrive)
 
     from .openai_api import SdkClients
 
     reader, writer = await pipe_streams(sys.stdin.buffer, sys.stdout.buffer)
-    clients = SdkClients(os.environ.get(key_env) or "EMPTY", http)
-    clients.warm_up()  # the SDK import (~1 s) overlaps the runner loading its benchmark
+    config = await read_frame(reader)
+    if config is None:  # started ahead of need and never adopted
+        return
+    clients = SdkClients(os.environ.get(config["key_env"]) or "EMPTY", config["http"])
+    try:
+        clients.warm_up(config.get("urls") or [])
+    except Exception:  # noqa: BLE001  (e.g. a missing extra: each request then reports it)
+        pass
     tasks: set[asyncio.Task] = set()
 
     async def handle(msg: dict[str, Any]) -> None:
@@ -193,9 +226,10 @@ async def _serve(http: str, key_env: str) -> None:
 def main() -> None:
     import signal
 
-    # Ctrl-C reaches the whole process group: the runner handles it and closes our input
+    # the worker runs in its own session (see `spawn`); should a SIGINT reach it anyway,
+    # the runner handles Ctrl-C and closes our input
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    asyncio.run(_serve(sys.argv[1], sys.argv[2]))
+    asyncio.run(_serve())
 
 
 if __name__ == "__main__":

@@ -92,12 +92,13 @@ class SdkClients:
         self._clients: dict[str | None, list[Any]] = {}
         self._load: dict[str | None, list[int]] = {}
 
-    def warm_up(self) -> None:
-        """Import the SDK and its HTTP library now rather than at the first request."""
+    def warm_up(self, urls: list[str | None] = ()) -> None:
+        """Import the SDK and build the clients for `urls` now rather than at the first
+        request (a client costs ~0.1 s: its SSL context loads the CA bundle)."""
         import openai  # noqa: F401
 
-        if self.http == "aiohttp":
-            import aiohttp  # noqa: F401
+        for url in urls:
+            self._client(url)
 
     def _client(self, url: str | None) -> tuple[Any, list[int], int]:
         clients = self._clients.get(url)
@@ -193,7 +194,8 @@ class OpenAIAPI(ModelAPI):
             from .http_worker import WorkerPool
 
             self.check()
-            self._workers = WorkerPool(self.http_workers, resolve_http(self.http), self.key_env)
+            self._workers = WorkerPool(self.http_workers, resolve_http(self.http), self.key_env,
+                                       list(self._inflight))
             self._workers.start()
 
     async def generate(
@@ -244,17 +246,18 @@ def _cause_text(exc: BaseException) -> str:
 
 
 def _sdk_client(url: str | None, key: str, http: str) -> Any:
-    """An SDK client that does not retry (the LLMClient does). With httpx, plain-http
-    servers skip loading the CA bundle, which costs ~0.1 s per client and is never used."""
+    """An SDK client that does not retry (the LLMClient does). Plain-http servers skip
+    loading the CA bundle, which costs ~0.1 s per client and is never used there."""
     from openai import AsyncOpenAI
 
+    plain = bool(url and url.startswith("http://"))
     if http == "aiohttp":
         try:
             from openai import DefaultAioHttpClient
         except ImportError:  # an SDK older than 1.89
             raise ConfigError("http=aiohttp needs openai>=1.89: pip install -U 'openai[aiohttp]'") from None
-        client = DefaultAioHttpClient()
-    elif url and url.startswith("http://"):
+        client = DefaultAioHttpClient(verify=False) if plain else DefaultAioHttpClient()
+    elif plain:
         from openai import DefaultAsyncHttpxClient
 
         client = DefaultAsyncHttpxClient(verify=False)
