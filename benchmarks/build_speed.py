@@ -141,7 +141,7 @@ def main() -> None:
         return
     for d in (ours_out, ref_out):
         shutil.rmtree(d, ignore_errors=True)
-    ours = measure([sys.executable, "-m", "perrecbench.cli.main", "build", "--source", "amazon2023",
+    ours = measure([sys.executable, "-m", "perrecbench", "build", "--source", "amazon2023",
                     "--input", str(reviews), "--meta", str(meta), "--out", str(ours_out),
                     "--memory-limit", args.memory_limit, "--no-progress"])
     print(f"perrecbench build : {ours[0]:8.1f} s  peak RSS {ours[1]:7.0f} MiB  (exit {ours[2]})")

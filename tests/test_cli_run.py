@@ -231,7 +231,7 @@ def test_cache_commands(bench, server, tmp_path):
 
 def _cli(*args):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "perrecbench.cli.main", *args], env=env, cwd=REPO,
+    return subprocess.Popen([sys.executable, "-m", "perrecbench", *args], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -14,6 +14,7 @@ import typer
 from .. import LEVELS, METHODS
 from ..errors import ConfigError
 from ..run.rundir import CALLS
+from .entry import DEFAULT_MAX_CONCURRENCY
 from .progress import console
 
 _LLM_HELP = "LLM"
@@ -168,7 +169,7 @@ def run(
     levels: str | None = typer.Option(None, help="comma-separated levels (default: all in the benchmark)"),
     split: str = typer.Option("test", help="test, heldout or train"),
     limit: int | None = typer.Option(None, help="first N questions per level"),
-    max_concurrency: int = typer.Option(8, help="requests (LLM) or questions (baselines) at once"),
+    max_concurrency: int = typer.Option(DEFAULT_MAX_CONCURRENCY, help="requests (LLM) or questions (baselines) at once"),
     retry_failed: str = typer.Option(
         "transient", help="re-ask failed questions of an earlier run: transient (transport errors; "
         "answers that did not parse stay failed, their replies are cached), all (e.g. after a parser "
