@@ -104,6 +104,22 @@ def test_api_key_is_sent_but_never_stored(bench, server, tmp_path, monkeypatch, 
         assert b"SECRET-7f3a" not in p.read_bytes(), p
 
 
+def test_a_key_echoed_by_the_server_reaches_no_file(bench, server, tmp_path, monkeypatch, _private_home):
+    """A server that quotes the Authorization header in its error (some proxies do): the
+    failure is recorded, with the key masked, in the predictions and the call log."""
+    secret = "sk-test-ECHOED-41d2b8"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    server.configure(faults=[{"kind": "status", "status": 401, "echo_auth": True, "times": -1}])
+    out = tmp_path / "echo"
+    res = invoke(_args(bench, out, "point", server.url, "--levels", "easy", "--limit", "1"))
+    assert res.exit_code == 0
+    (pred,) = _preds(out).values()
+    assert pred.failure == "auth" and "you sent Bearer ***" in pred.failure_detail
+    assert "ECHOED" not in res.output
+    for p in [p for p in list(out.rglob("*")) + list(_private_home.rglob("*")) if p.is_file()]:
+        assert b"ECHOED-41d2b8" not in p.read_bytes(), p
+
+
 def test_retry_after_is_honoured(bench, server, tmp_path):
     server.configure(faults=[{"kind": "status", "status": 429, "retry_after": "1", "times": 1}])
     res = invoke(_args(bench, tmp_path / "ra", "list", server.url, "--levels", "easy", "--limit", "1"))

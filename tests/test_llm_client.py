@@ -8,10 +8,11 @@ import json
 import pytest
 
 from perrecbench.models.llm.cache import ResponseCache
-from perrecbench.models.llm.client import CallFailed, CallLog, LLMClient, redact
+from perrecbench.models.llm.client import CallFailed, CallLog, LLMClient
 from perrecbench.models.llm.config import GenerateConfig
 from perrecbench.models.llm.limits import Limiter, RetryPolicy
 from perrecbench.models.llm.providers.base import CallError, ModelAPI, ProviderOutput
+from perrecbench.redaction import redact
 
 MSGS = [{"role": "user", "content": "hello"}]
 CFG = GenerateConfig(temperature=0.1, max_tokens=20)

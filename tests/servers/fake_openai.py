@@ -10,6 +10,7 @@ listwise order matches the pairwise one.
 
 Faults (`faults`, a list of rules tried in order on each chat request):
     {"kind": "status", "status": 429, "retry_after": "1", "times": 2}
+    {"kind": "status", "status": 401, "echo_auth": true}  # the message quotes the key sent
     {"kind": "slow", "delay": 5.0, "times": 1}        # answer after `delay` seconds
     {"kind": "garbage", "times": 1}                    # 200 with a non-JSON body
     {"kind": "truncated", "times": 1}                  # body cut short, connection closed
@@ -251,7 +252,8 @@ class Handler(BaseHTTPRequestHandler):
             status = int(fault.get("status", 500))
             headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
             self._record(st, entry, status)
-            self._json(status, {"error": {"message": f"injected {status}", "type": "fake"}}, headers)
+            message = f"injected {status}" + (f" (you sent {auth})" if fault.get("echo_auth") else "")
+            self._json(status, {"error": {"message": message, "type": "fake"}}, headers)
             return
         if kind == "slow":
             time.sleep(float(fault.get("delay", 5.0)))

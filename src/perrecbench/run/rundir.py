@@ -22,6 +22,7 @@ from typing import Any
 from .. import __version__
 from ..bench import bench_fingerprint
 from ..errors import BenchmarkError
+from ..redaction import redact
 from ..types import Prediction
 
 __all__ = ["CALLS", "MANIFEST", "PREDICTIONS", "PredictionRecord", "RunDir", "bench_fingerprint"]
@@ -40,6 +41,8 @@ class PredictionRecord:
 
     def to_json(self) -> str:
         d = {"level": self.level, "split": self.split, **self.prediction.to_dict()}
+        if d["failure_detail"]:  # error text may quote a server's answer, and with it a key
+            d["failure_detail"] = redact(d["failure_detail"])
         return json.dumps(d, sort_keys=True, ensure_ascii=False)
 
 

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -21,15 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...redaction import redact
 from .cache import ResponseCache, cache_key
 from .config import GenerateConfig
 from .limits import Limiter, RetryPolicy
 from .pricing import PriceTable
 from .providers.base import FATAL, RATE_LIMIT, TIMEOUT, CallError, ModelAPI, ProviderOutput
 
-_SECRET_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 MAX_PENDING = 256  # deferred answers held at most before the client flushes by itself
-_KEYLIKE = re.compile(r"\b(sk-|sk_|key-)[A-Za-z0-9_\-*.]{4,}")
 
 
 @dataclass
@@ -58,15 +56,6 @@ class CallFailed(Exception):
         self.category = category
         self.detail = detail
         self.attempts = attempts
-
-
-def redact(text: str) -> str:
-    """Remove API keys (the real values, and anything shaped like one) from log text."""
-    for env in _SECRET_ENVS:
-        secret = os.environ.get(env)
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _KEYLIKE.sub(lambda m: m.group(1) + "***", text)
 
 
 class CallLog:
