@@ -61,6 +61,20 @@ def test_render_json_lines_keeps_order(app, tmp_path):
         assert f"Title: {t}" in msgs[-1]["content"] and "User3" in msgs[-1]["content"]
 
 
+def test_render_one_line_jsonl_file_answers_in_json_lines(app, tmp_path):
+    """A .jsonl file with one question is still JSON Lines: one line out, not indented JSON."""
+    f = tmp_path / "one.jsonl"
+    f.write_text(json.dumps(comps("Alpha", 1)) + "\n")
+    res = runner.invoke(app, ["render", "--method", "point", "--components", str(f)])
+    assert res.exit_code == 0, res.output
+    (line,) = res.output.strip().split("\n")
+    assert "Title: Alpha" in json.loads(line)[-1]["content"]
+    plain = tmp_path / "one.json"
+    plain.write_text(json.dumps(comps("Alpha", 1)))
+    res = runner.invoke(app, ["render", "--method", "point", "--components", str(plain)])
+    assert res.output.startswith("[\n")  # one JSON document: pretty-printed as before
+
+
 def test_render_stdin_and_official(app, shared):
     templates = shared("reference", "official-templates")
     doc = comps("Orphan Train", 2)

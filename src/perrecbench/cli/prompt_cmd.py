@@ -48,20 +48,25 @@ def render(
     pset = get_prompt_set(prompt_set, templates)
     source = "<stdin>" if components == "-" else components
     text = sys.stdin.read() if components == "-" else _read(Path(components))
-    items, is_lines = read_components(text, source)
+    items, is_lines = read_components(text, source, lines_hint=Path(source).suffix.lower() in JSON_LINES_SUFFIXES)
     options = PromptOptions(cot=cot, rel_rating=rel_rating, use_profile=not no_profile)
     for comps in items:
         msgs = _as_dicts(pset.render(method, comps, options))
         typer.echo(json.dumps(msgs, ensure_ascii=False) if is_lines else json.dumps(msgs, indent=2, ensure_ascii=False))
 
 
-def read_components(text: str, source: str) -> tuple[list[Components], bool]:
-    """One JSON document, or JSON Lines when there are several lines and the first is
-    complete JSON by itself. Returns (components, is_json_lines)."""
+#: file names that say JSON Lines, whatever the number of lines
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def read_components(text: str, source: str, lines_hint: bool = False) -> tuple[list[Components], bool]:
+    """One JSON document, or JSON Lines when the file is named so (`lines_hint`; then
+    even one line is JSON Lines) or there are several lines and the first is complete
+    JSON by itself. Returns (components, is_json_lines)."""
     lines = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
     if not lines:
         raise InputDataError(f"{source}: no components (empty input)")
-    if len(lines) > 1 and _is_json(lines[0][1]):
+    if lines_hint or (len(lines) > 1 and _is_json(lines[0][1])):
         return [_components(_loads(ln, source, i), source, i) for i, ln in lines], True
     return [_components(_loads(text, source, None), source, None)], False
 
