@@ -31,20 +31,22 @@ def make_bench(path: Path, questions: dict[str, list[Question]], name: str = "ha
 
 
 def make_run(
-    path: Path, bench: Path, model: str, method: str, preds: dict[str, list[Prediction]]
+    path: Path, bench: Path, model: str, method: str, preds: dict[str, list[Prediction]],
+    model_config: dict | None = None,
 ) -> Path:
     """`preds`: level -> predictions (question ids must match the bench)."""
     rd = RunDir(path)
-    rd.write_manifest(
-        {
-            "model": model,
-            "method": method,
-            "split": "test",
-            "bench": str(bench.resolve()),
-            "bench_fingerprint": bench_fingerprint(bench),
-            "levels": sorted(preds),
-        }
-    )
+    manifest = {
+        "model": model,
+        "method": method,
+        "split": "test",
+        "bench": str(bench.resolve()),
+        "bench_fingerprint": bench_fingerprint(bench),
+        "levels": sorted(preds),
+    }
+    if model_config is not None:
+        manifest["model_config"] = model_config
+    rd.write_manifest(manifest)
     with rd.appender() as fh:
         for level, ps in preds.items():
             for p in ps:

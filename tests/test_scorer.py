@@ -213,3 +213,63 @@ def test_leaderboard_labels_two_runs_of_one_model(bench, tmp_path):
     assert sorted(labels) == ["m (run-a)", "m (run-b)", "other"]
     assert board.rows[0].avg == pytest.approx(1 / 3)
     assert "m (run-b)" in to_csv(board)
+
+
+LLM_DEFAULTS = {"backend": "openai", "samples": 1, "pair_strategy": "heap", "cot": False, "shots": 0,
+                "profile": "none", "k": 4, "rel_rating": False, "prompt_set": "default", "describe_items": False}
+
+
+@pytest.mark.parametrize(("changes", "label"), [
+    ({}, "no profile"),
+    ({"profile": "offline"}, "offline profile"),
+    ({"profile": "gpt-4o-mini"}, "profile: gpt-4o-mini"),
+    ({"cot": True, "shots": 2, "samples": 5}, "no profile, CoT, 2-shot, 5 samples"),
+    ({"pair_strategy": "allpairs", "k": 8, "rel_rating": True, "prompt_set": "official"},
+     "no profile, official prompts, allpairs, k=8, relative ratings"),
+])
+def test_run_variant_says_how_an_llm_run_was_set_up(changes, label):
+    assert scorer.run_variant({**LLM_DEFAULTS, **changes}) == label
+    assert scorer.run_variant({}) == ""  # a baseline has no LLM settings
+
+
+def test_runs_without_profiles_and_with_offline_profiles_are_labelled_apart(bench, tmp_path):
+    from perrecbench.report.leaderboard import build_leaderboard, detail_csv, render_detail
+
+    preds = {"medium": [ordered(Q1.id, [1, 0, 2])]}
+    a = make_run(tmp_path / "a", bench, "m", "list", preds, LLM_DEFAULTS)
+    b = make_run(tmp_path / "b", bench, "m", "list", preds, {**LLM_DEFAULTS, "profile": "offline"})
+    c = make_run(tmp_path / "c", bench, "baseline/bias", "list", preds, {"name": "bias"})
+    rows = scorer.score_runs(scorer.load_runs([a, b, c]), n_resamples=0, extra=False)
+    labels = sorted(r.label for r in build_leaderboard(rows).rows)
+    assert labels == ["baseline/bias", "m [no profile]", "m [offline profile]"]
+    assert "m [offline profile]" in render_detail(rows, width=250)  # text, not rich markup
+    from perrecbench.report.leaderboard import render_table
+
+    assert "m [no profile]" in render_table(build_leaderboard(rows), width=250)
+    head, first = detail_csv(rows).splitlines()[:2]
+    assert head.startswith("model,variant,method") and first.startswith("m,no profile,list")
+
+
+def test_calls_per_question_and_pair_inconsistency_rows(bench, tmp_path):
+    from perrecbench.types import Prediction
+
+    def pair(qid, order, calls, rate):
+        return Prediction(question_id=qid, order=order, n_calls=calls, extra={"inconsistency_rate": rate})
+
+    preds = [pair(Q1.id, [1, 0, 2], 6, 0.0), pair(Q2.id, [2, 1, 0], 8, 0.5),
+             Prediction(question_id=Q3.id, status="failed", failure="format", n_calls=10)]
+    run = make_run(tmp_path / "p", bench, "m", "pair", {"medium": preds}, LLM_DEFAULTS)
+    rows = rows_by_metric(scorer.score_run(scorer.load_run(run), n_resamples=200))
+    calls = rows[("medium", scorer.CALLS)]
+    assert calls.score == pytest.approx(8.0) and calls.n_scored == 3  # failed answers cost calls too
+    assert calls.ci_low <= 8.0 <= calls.ci_high
+    inc = rows[("medium", scorer.INCONSISTENCY)]
+    assert inc.score == pytest.approx(0.25) and inc.n_scored == 2  # the failed one has no rate
+    assert rows[("medium", "tau-b")].n_scored == 3  # ranking rows unchanged
+    listwise = make_run(tmp_path / "l", bench, "m", "list",
+                        {"medium": [Prediction(question_id=Q1.id, order=[1, 0, 2], n_calls=1)]}, LLM_DEFAULTS)
+    metrics = {r.metric for r in scorer.score_run(scorer.load_run(listwise), n_resamples=0)}
+    assert scorer.CALLS in metrics and scorer.INCONSISTENCY not in metrics
+    baseline = make_run(tmp_path / "b", bench, "baseline/bias", "list", {"medium": [ordered(Q1.id, [1, 0, 2])]})
+    metrics = {r.metric for r in scorer.score_run(scorer.load_run(baseline), n_resamples=0)}
+    assert scorer.CALLS not in metrics  # no calls, no cost rows

@@ -20,8 +20,13 @@ from ..score.scorer import TAU_METRICS, ScoreRow, cell_averages
 from .reference import NOTE, ReferenceRow
 
 COLUMNS = [(lv, m) for lv in LEVELS for m in METHODS]
-DETAIL_HEADER = ["model", "method", "level", "metric", "score", "ci_low", "ci_high",
+DETAIL_HEADER = ["model", "variant", "method", "level", "metric", "score", "ci_low", "ci_high",
                  "n_questions", "n_scored", "n_failed", "n_missing", "failure_policy"]  # fmt: skip
+
+
+def model_label(r: ScoreRow) -> str:
+    """The model with its run's variant (profile source, non-default settings), if any."""
+    return f"{r.model} [{r.variant}]" if r.variant else r.model
 
 
 @dataclass
@@ -43,14 +48,15 @@ class Leaderboard:
 
 
 def row_labels(rows: Sequence[ScoreRow]) -> dict[str, str]:
-    """Run path -> row label: the model name, plus the run folder when two runs of one
-    model would fill the same cell."""
+    """Run path -> row label: the model name with its variant, plus the run folder when
+    two runs of one label would fill the same cell."""
     owner: dict[tuple[str, str, str], set[str]] = {}
     for r in rows:
-        owner.setdefault((r.model, r.level, r.method), set()).add(r.run)
-    clashing = {model for (model, _, _), runs in owner.items() if len(runs) > 1}
+        owner.setdefault((model_label(r), r.level, r.method), set()).add(r.run)
+    clashing = {label for (label, _, _), runs in owner.items() if len(runs) > 1}
     return {
-        r.run: (f"{r.model} ({Path(r.run).name})" if r.model in clashing else r.model) for r in rows
+        r.run: (f"{model_label(r)} ({Path(r.run).name})" if model_label(r) in clashing else model_label(r))
+        for r in rows
     }
 
 
@@ -129,6 +135,7 @@ def to_csv(board: Leaderboard) -> str:
 
 def render_table(board: Leaderboard, width: int = 200) -> str:
     """The leaderboard as a rich table, returned as plain text."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"PerRecBench leaderboard ({board.metric})", caption="\n".join(board.notes))
@@ -138,7 +145,8 @@ def render_table(board: Leaderboard, width: int = 200) -> str:
         table.add_column(f"{lv}\n{m}", justify="right")
     table.add_column("Avg.", justify="right")
     for r in board.rows:
-        table.add_row(*_cells(r), style="dim" if r.source == "published" else None)
+        # labels are text, not markup: "m [offline profile]" must print as is
+        table.add_row(*map(escape, _cells(r)), style="dim" if r.source == "published" else None)
     return render_text(table, width)
 
 
@@ -149,7 +157,7 @@ def _detail_cells(r: ScoreRow) -> list[str]:
     def f(x: float) -> str:
         return "-" if math.isnan(x) else f"{x:.3f}"
 
-    return [r.model, r.method, r.level, r.metric, f(r.score), f(r.ci_low), f(r.ci_high),
+    return [r.model, r.variant, r.method, r.level, r.metric, f(r.score), f(r.ci_low), f(r.ci_high),
             str(r.n_questions), str(r.n_scored), str(r.n_failed), str(r.n_missing), r.failure_policy]  # fmt: skip
 
 
@@ -169,6 +177,7 @@ def detail_csv(rows: Sequence[ScoreRow]) -> str:
 
 def render_detail(rows: Sequence[ScoreRow], width: int = 160) -> str:
     """Per-run scores with 95% bootstrap CI, counts and the failure policy."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="PerRecBench scores (95% bootstrap CI)")
@@ -191,7 +200,7 @@ def render_detail(rows: Sequence[ScoreRow], width: int = 160) -> str:
         )
     for r in rows:
         c = _detail_cells(r)
-        table.add_row(*c[:5], f"[{c[5]}, {c[6]}]", *c[7:])
+        table.add_row(*map(escape, [model_label(r), *c[2:6], f"[{c[6]}, {c[7]}]", *c[8:]]))
     return render_text(table, width)
 
 

@@ -30,6 +30,10 @@ TAU_METRICS = ("tau-b", "official-v1")
 POLICY_ZERO = "failed=0"
 POLICY_SKIP = "failed=skipped"
 POLICY_EXCLUDE = "failed=excluded"
+POLICY_ANSWERED = "answered questions"
+#: what answering cost, per question (rows of `score`, not ranking metrics)
+CALLS = "calls/question"
+INCONSISTENCY = "pair inconsistency"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class ScoreRow:
     n_scored: int  # questions that entered the mean
     failure_policy: str
     run: str = ""
+    variant: str = ""  # the run's settings that differ from the paper's (see `run_variant`)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -77,6 +82,39 @@ class LoadedRun:
     @property
     def method(self) -> str:
         return str(self.manifest.get("method", "?"))
+
+    @property
+    def variant(self) -> str:
+        return run_variant(self.manifest.get("model_config") or {})
+
+
+def run_variant(config: dict[str, Any]) -> str:
+    """A short label for how an LLM run was set up, so rows say what they measured: the
+    profile source always ("no profile", "offline profile", "profile: <label>"), then
+    every method setting that differs from the default (CoT, shots, samples, ...).
+    Empty for runs without LLM settings (baselines)."""
+    if "profile" not in config:
+        return ""
+    profile = str(config.get("profile") or "none")
+    parts = ["no profile" if profile == "none" else "offline profile" if profile == "offline"
+             else f"profile: {profile}"]
+    if config.get("prompt_set", "default") != "default":
+        parts.append(f"{config['prompt_set']} prompts")
+    if config.get("cot"):
+        parts.append("CoT")
+    if config.get("shots"):
+        parts.append(f"{config['shots']}-shot")
+    if (config.get("samples") or 1) > 1:
+        parts.append(f"{config['samples']} samples")
+    if config.get("pair_strategy", "heap") != "heap":
+        parts.append(str(config["pair_strategy"]))
+    if config.get("k", 4) != 4:
+        parts.append(f"k={config['k']}")
+    if config.get("rel_rating"):
+        parts.append("relative ratings")
+    if config.get("describe_items"):
+        parts.append("item descriptions")
+    return ", ".join(parts)
 
 
 def load_run(run_dir: Path | str, bench: Benchmark | Path | str | None = None) -> LoadedRun:
@@ -255,7 +293,32 @@ def _mean_row(
         n_scored=len(kept),
         failure_policy=POLICY_SKIP if metric == "official-v1" else POLICY_ZERO,
         run=str(run.path),
+        variant=run.variant,
     )
+
+
+def _cost_rows(run: LoadedRun, level: str, outs: list[Outcome], n_resamples: int, seed: int) -> list[ScoreRow]:
+    """Model calls per answered question (retries and samples included), and for pairwise
+    runs the share of pairs, asked in both orders, whose two answers disagree (mean over
+    questions). None for runs that make no calls (baselines)."""
+    answered = [o.prediction for o in outs if o.prediction is not None]
+    if not any(p.n_calls for p in answered):
+        return []
+    series = {CALLS: [float(p.n_calls) for p in answered]}
+    if run.method == "pair":
+        rates = [p.extra.get("inconsistency_rate") for p in answered]
+        series[INCONSISTENCY] = [float(r) for r in rates if isinstance(r, (int, float))]
+    rows = []
+    for metric, values in series.items():
+        lo, hi = stats.bootstrap_ci(values, n_resamples=n_resamples, rng=np.random.default_rng(seed))
+        rows.append(ScoreRow(
+            model=run.model, method=run.method, level=level, metric=metric,
+            score=float(np.mean(values)) if values else math.nan, ci_low=lo, ci_high=hi,
+            n_questions=len(outs), n_failed=sum(o.status == "failed" for o in outs),
+            n_missing=sum(o.status == "missing" for o in outs), n_scored=len(values),
+            failure_policy=POLICY_ANSWERED, run=str(run.path), variant=run.variant,
+        ))
+    return rows
 
 
 def _pooled_rating_rows(
@@ -316,6 +379,7 @@ def _pooled_rating_rows(
         n_scored=n_used,
         failure_policy=POLICY_EXCLUDE,
         run=str(run.path),
+        variant=run.variant,
     )
     rows = [
         ScoreRow(
@@ -381,6 +445,7 @@ def score_run(
                 rows.append(_mean_row(run, level, m, outs, n_resamples, seed))
             if run.method == "point":
                 rows.extend(_pooled_rating_rows(run, level, outs, n_resamples, seed))
+            rows.extend(_cost_rows(run, level, outs, n_resamples, seed))
     return rows
 
 
