@@ -134,6 +134,9 @@ def test_a_run_process_with_an_early_helper_writes_everything_and_leaves_nothing
         assert res.returncode == 0, res.stdout + res.stderr
         printed = res.stdout + res.stderr
         assert "done:" in printed and printed.count("ok, 0 failed") == 3, printed
+        # what answering cost: 1 call per listwise question, more per pairwise, pairs checked
+        assert "of 12 questions; 1.0 calls/question" in printed
+        assert "0.0% of pairs inconsistent" in printed
         sent = srv.stats()["requests"]
     assert not _wait_gone(marker, timeout=0.3), "a helper outlived its runner"
     ok = 0

@@ -128,17 +128,29 @@ class _Progress:
             self.bar.__exit__(*exc)
 
 
-def _outcome(run_dir: Path) -> tuple[int, int, Counter]:
+def _outcome(run_dir: Path) -> tuple[int, int, Counter, str]:
+    """Answers ok and failed, failure categories, and what answering cost: model calls
+    per question and, for pairwise runs, the share of inconsistent pairs."""
     from ..run.rundir import RunDir
 
     ok, failed, cats = 0, 0, Counter()
+    calls, pairs, inconsistent = [], 0, 0
     for rec in RunDir(run_dir).read_predictions():
-        if rec.prediction.ok:
+        p = rec.prediction
+        if p.ok:
             ok += 1
         else:
             failed += 1
-            cats[rec.prediction.failure or "unknown"] += 1
-    return ok, failed, cats
+            cats[p.failure or "unknown"] += 1
+        calls.append(p.n_calls)
+        asked, unparsed = p.extra.get("pairs_asked"), p.extra.get("pairs_unparsed") or 0
+        if isinstance(asked, int):
+            pairs += asked - unparsed
+            inconsistent += p.extra.get("pairs_inconsistent") or 0
+    cost = f"{sum(calls) / len(calls):.1f} calls/question" if calls and any(calls) else ""
+    if pairs:
+        cost += f", {inconsistent / pairs:.1%} of pairs inconsistent"
+    return ok, failed, cats, cost
 
 
 def _print_estimate(est: Any) -> None:
@@ -287,10 +299,10 @@ def run(
     )
     parse_failed = transport_failed = 0
     for s in summaries:
-        ok, failed, cats = _outcome(s.run_dir)
+        ok, failed, cats, cost = _outcome(s.run_dir)
         by_cat = ", ".join(f"{c} {n}" for c, n in cats.most_common())
         console.print(f"{s.run_dir}: {ok} ok, {failed} failed" + (f" ({by_cat})" if by_cat else "")
-                      + f" of {s.total} questions", soft_wrap=True)
+                      + f" of {s.total} questions" + (f"; {cost}" if cost else ""), soft_wrap=True)
         pf = sum(n for c, n in cats.items() if c in _parse_failures())
         parse_failed += pf
         transport_failed += failed - pf
