@@ -327,6 +327,28 @@ def test_kill_9_then_rerun_repeats_no_successful_request(bench, tmp_path, mode):
         assert srv.stats()["requests"] - needed <= 2
 
 
+def test_kill_9_at_full_speed_loses_no_answer_that_arrived(tmp_path):
+    """Answers arriving faster than the run's batched writes (call log, predictions):
+    each one is in the cache as soon as it arrives, so after kill -9 only the requests
+    still in flight are sent again, however recent the last batch was."""
+    big = make_tiny_bench(tmp_path / "big", per_level=40)
+    with FakeOpenAI(latency=0.05) as srv:
+        out = tmp_path / "kill-fast"
+        args = _args(big, out, "point", srv.url, "--max-concurrency", "8")
+        proc = _cli(*args)
+        _wait_for_lines(out / "predictions.jsonl", 20, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        res = invoke(args)
+        assert res.exit_code == 0, res.output
+        preds = _preds(out)
+        assert len(preds) == 120 and all(p.ok for p in preds.values())
+        needed = sum(p.n_calls for p in preds.values())
+        # asked twice: at most the 8 requests in flight at the kill (not the ~30 answers a
+        # 0.2 s write batch holds at this speed)
+        assert srv.stats()["requests"] - needed <= 8, srv.stats()["requests"] - needed
+
+
 @pytest.mark.parametrize("mode", list(HTTP_MODES))
 def test_ctrl_c_keeps_work_and_says_how_to_resume(bench, tmp_path, mode):
     with FakeOpenAI(latency=0.2) as srv:

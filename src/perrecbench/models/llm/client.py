@@ -195,8 +195,8 @@ class LLMClient:
         self._rng = rng or random.Random()
         self._stats = _Stats()
         self._fatal: CallError | None = None
-        # deferred: cache rows and log lines are written in batches by `flush` (the
-        # runner calls it before it writes predictions), not one transaction per answer
+        # deferred: log lines (and memoised prompt parts) are written in batches by `flush`
+        # (the runner calls it before it writes predictions); answers go to the cache at once
         self.deferred = deferred
         if deferred and log is not None:
             log.buffered = True
@@ -275,7 +275,9 @@ class LLMClient:
             if self.limiter.tokens is not None and out.prompt_tokens is not None:
                 self.limiter.tokens.adjust(est - out.prompt_tokens - (out.completion_tokens or 0))
             if self.cache is not None:
-                self.cache.put(key, self.api.backend, self.api.model, stored, defer=self.deferred)
+                # committed at once, not with the next batch: a kill -9 must not lose an
+                # answer that was paid for (the re-run would ask for it again)
+                self.cache.put(key, self.api.backend, self.api.model, stored)
             done = self._completion(stored, latency, False, sample_index, attempt)
             cost = self._account(done)
             self._log(tags, sample_index, attempt, "ok", key, done=done, latency=latency, cost=cost, messages=msgs)
