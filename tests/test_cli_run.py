@@ -327,6 +327,26 @@ def test_kill_9_then_rerun_repeats_no_successful_request(bench, tmp_path, mode):
         assert srv.stats()["requests"] - needed <= 2
 
 
+def test_a_setting_that_cannot_work_stops_the_run_with_its_fix(tmp_path, server, shared):
+    """Official prompts with LLM profiles and listwise few-shot need profiles of the
+    held-out demo users too; without them the run stops at once and says how to fix it,
+    instead of recording every question as a failure to retry."""
+    templates = shared("reference", "official-templates")
+    big = make_tiny_bench(tmp_path / "b")
+    res = invoke(["profiles", "--bench", str(big), "--model", "openai/fake", "--base-url", server.url,
+                  "--templates", str(templates), "--label", "L"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "o"
+    args = _args(big, out, "list", server.url, "--prompt-set", "official", "--templates", str(templates),
+                 "--profile", "L", "--levels", "easy")
+    with pytest.raises(ConfigError, match="--split heldout"):
+        invoke([*args, "--shots", "1"])
+    assert not _preds(out)  # nothing recorded as failed
+    res = invoke([*args[:8], str(tmp_path / "zero-shot"), *args[9:]])  # test-split profiles are enough
+    preds = _preds(tmp_path / "zero-shot")
+    assert res.exit_code == 0 and len(preds) == 4 and all(p.ok for p in preds.values())
+
+
 def test_kill_9_at_full_speed_loses_no_answer_that_arrived(tmp_path):
     """Answers arriving faster than the run's batched writes (call log, predictions):
     each one is in the cache as soon as it arrives, so after kill -9 only the requests

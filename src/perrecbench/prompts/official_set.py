@@ -190,6 +190,8 @@ def _profile_values(user: UserBlock) -> list:
     if user.profile is None or user.most_common_rating is None or user.avg_rating is None:
         raise ConfigError(
             "official prompts with profiles need each user's profile, most common and average "
-            "rating; generate profiles (`perrecbench profiles`) or render without profiles"
+            "rating; generate profiles (`perrecbench profiles --label L`, and again with `--split "
+            "heldout` when --shots takes pair or list demos from held-out questions) or run without "
+            "profiles (--profile none)"
         )
     return [user.profile, user.most_common_rating, user.avg_rating]

@@ -190,8 +190,8 @@ async def run_jobs_async(
         async with sem:
             try:
                 pred = await job.model.predict(q, job.method)
-            except (asyncio.CancelledError, BenchmarkError):
-                raise  # a broken benchmark stops the run (answers so far are kept)
+            except (asyncio.CancelledError, BenchmarkError, ConfigError):
+                raise  # a broken benchmark or a setting that cannot work stops the run (answers so far are kept)
             except Exception as exc:  # a bug or transport error: record, never lose the run
                 pred = Prediction(
                     question_id=q.id,
