@@ -162,3 +162,15 @@ def test_a_run_that_fails_early_stops_the_helper_it_started(tmp_path):
     assert res.returncode != 0 and "error" in res.stderr
     assert "Traceback" not in res.stderr
     assert not _wait_gone(marker, timeout=0.3), "the early helper outlived a failed run"
+
+
+def test_a_worker_without_the_sdk_exits_quietly(tmp_path):
+    """A spare started for a run whose SDK turns out missing prints nothing (the runner's
+    own check says what to install) and exits."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "openai.py").write_text("raise ImportError('no openai here')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), str(REPO / "src")])}
+    res = subprocess.run([sys.executable, "-m", prestart.WORKER_MODULE], env=env, input=b"",
+                         capture_output=True, timeout=60)
+    assert res.returncode == 0 and res.stderr == b"", res.stderr.decode()

@@ -10,6 +10,7 @@ This module imports almost nothing itself; `main.main` stays safe to call in-pro
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
@@ -40,8 +41,8 @@ def wants_http_worker(argv: list[str]) -> bool:
     if not argv or argv[0] != "run" or "--help" in argv or "--dry-run" in argv:
         return False
     model = _value(argv, "--model", "-m") or ""
-    if not model.startswith("openai/"):
-        return False
+    if not model.startswith("openai/") or importlib.util.find_spec("openai") is None:
+        return False  # without the SDK the run stops at its check, which says what to install
     options = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--option"]
     options += [a[len("--option="):] for a in argv if a.startswith("--option=")]
     workers: int | str = "auto"
