@@ -72,6 +72,9 @@ def main() -> None:
         import atexit
 
         atexit._run_exitfuncs()  # e.g. stop an unused spare helper
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a reader that went away (`| head`), a closed stream
+                pass
         os._exit(0)
