@@ -128,29 +128,27 @@ class _Progress:
             self.bar.__exit__(*exc)
 
 
-def _outcome(run_dir: Path) -> tuple[int, int, Counter, str]:
-    """Answers ok and failed, failure categories, and what answering cost: model calls
-    per question and, for pairwise runs, the share of inconsistent pairs."""
+def _outcome(run_dir: Path, method: str) -> tuple[int, int, Counter, str]:
+    """Answers ok and failed, failure categories, and what answering cost (the figures
+    `score` reports as calls/question and pair inconsistency)."""
     from ..run.rundir import RunDir
+    from ..score.scorer import CALLS, INCONSISTENCY, cost_series
 
     ok, failed, cats = 0, 0, Counter()
-    calls, pairs, inconsistent = [], 0, 0
-    for rec in RunDir(run_dir).read_predictions():
-        p = rec.prediction
+    preds = [rec.prediction for rec in RunDir(run_dir).read_predictions()]
+    for p in preds:
         if p.ok:
             ok += 1
         else:
             failed += 1
             cats[p.failure or "unknown"] += 1
-        calls.append(p.n_calls)
-        asked, unparsed = p.extra.get("pairs_asked"), p.extra.get("pairs_unparsed") or 0
-        if isinstance(asked, int):
-            pairs += asked - unparsed
-            inconsistent += p.extra.get("pairs_inconsistent") or 0
-    cost = f"{sum(calls) / len(calls):.1f} calls/question" if calls and any(calls) else ""
-    if pairs:
-        cost += f", {inconsistent / pairs:.1%} of pairs inconsistent"
-    return ok, failed, cats, cost
+    series = cost_series(preds, method)
+    cost = []
+    if series.get(CALLS):
+        cost.append(f"{sum(series[CALLS]) / len(series[CALLS]):.1f} calls/question")
+    if series.get(INCONSISTENCY):
+        cost.append(f"{sum(series[INCONSISTENCY]) / len(series[INCONSISTENCY]):.1%} of pairs inconsistent")
+    return ok, failed, cats, ", ".join(cost)
 
 
 def _print_estimate(est: Any) -> None:
@@ -299,7 +297,7 @@ def run(
     )
     parse_failed = transport_failed = 0
     for s in summaries:
-        ok, failed, cats, cost = _outcome(s.run_dir)
+        ok, failed, cats, cost = _outcome(s.run_dir, s.method)
         by_cat = ", ".join(f"{c} {n}" for c, n in cats.most_common())
         console.print(f"{s.run_dir}: {ok} ok, {failed} failed" + (f" ({by_cat})" if by_cat else "")
                       + f" of {s.total} questions" + (f"; {cost}" if cost else ""), soft_wrap=True)

@@ -297,19 +297,25 @@ def _mean_row(
     )
 
 
-def _cost_rows(run: LoadedRun, level: str, outs: list[Outcome], n_resamples: int, seed: int) -> list[ScoreRow]:
-    """Model calls per answered question (retries and samples included), and for pairwise
-    runs the share of pairs, asked in both orders, whose two answers disagree (mean over
-    questions). None for runs that make no calls (baselines)."""
-    answered = [o.prediction for o in outs if o.prediction is not None]
-    if not any(p.n_calls for p in answered):
-        return []
-    series = {CALLS: [float(p.n_calls) for p in answered]}
-    if run.method == "pair":
-        rates = [p.extra.get("inconsistency_rate") for p in answered]
+def cost_series(preds: Sequence[Prediction], method: str) -> dict[str, list[float]]:
+    """Per answered question, what answering cost: model calls (retries and samples
+    included) and, for pairwise runs, the share of pairs asked in both orders whose two
+    answers disagree. Empty for runs that make no calls (baselines). Shared by the
+    `score` rows and the end-of-run summary, so both report the same figures."""
+    if not any(p.n_calls for p in preds):
+        return {}
+    series = {CALLS: [float(p.n_calls) for p in preds]}
+    if method == "pair":
+        rates = [p.extra.get("inconsistency_rate") for p in preds]
         series[INCONSISTENCY] = [float(r) for r in rates if isinstance(r, (int, float))]
+    return series
+
+
+def _cost_rows(run: LoadedRun, level: str, outs: list[Outcome], n_resamples: int, seed: int) -> list[ScoreRow]:
+    """`cost_series` of the level's answered questions, as rows with bootstrap CIs."""
+    answered = [o.prediction for o in outs if o.prediction is not None]
     rows = []
-    for metric, values in series.items():
+    for metric, values in cost_series(answered, run.method).items():
         lo, hi = stats.bootstrap_ci(values, n_resamples=n_resamples, rng=np.random.default_rng(seed))
         rows.append(ScoreRow(
             model=run.model, method=run.method, level=level, metric=metric,
