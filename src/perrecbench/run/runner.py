@@ -165,8 +165,9 @@ async def run_jobs_async(
     answered = 0
 
     def flush() -> None:
-        """Models first (cache, call log), then the predictions that rely on them: a
-        kill -9 loses at most the answers of the last FLUSH_S, never half of one."""
+        """Models first (call log; their answers are in the cache already), then the
+        predictions: a kill -9 loses at most the last FLUSH_S of log lines and
+        predictions, never half of one, and the re-run finds those answers cached."""
         nonlocal last_flush, timer
         if timer is not None:
             timer.cancel()
@@ -235,21 +236,11 @@ async def run_jobs_async(
     return summaries
 
 
-async def run_async(
-    model: Recommender,
-    bench: Benchmark,
-    method: str,
-    run_dir: Path,
-    levels: list[str] | None = None,
-    split: str = "test",
-    max_concurrency: int = 8,
-    limit: int | None = None,
-    retry_failed: RetryPolicy = True,
-    progress: ProgressFn | None = None,
-) -> RunSummary:
-    """One model, one method, one run directory (see `run_jobs_async`)."""
-    summaries = await run_jobs_async([Job(model, method, Path(run_dir))], bench, levels, split,
-                                     max_concurrency, limit, retry_failed, progress)
+async def run_async(model: Recommender, bench: Benchmark, method: str, run_dir: Path,
+                    **options: Any) -> RunSummary:
+    """One model, one method, one run directory; `options` are `run_jobs_async`'s
+    (levels, split, max_concurrency, limit, retry_failed, progress)."""
+    summaries = await run_jobs_async([Job(model, method, Path(run_dir))], bench, **options)
     return summaries[0]
 
 
