@@ -9,11 +9,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from cli_helpers import invoke as cli_invoke
+from cli_helpers import predictions as _preds
+from cli_helpers import run_args as _args
 from servers.fake_openai import FakeOpenAI, Handler
 from servers.tiny_bench import make_tiny_bench
-from typer.testing import CliRunner
 
-from perrecbench.cli.main import app
 from perrecbench.run.rundir import RunDir
 
 #: members per question at each level of the tiny benchmark (4 test questions per level)
@@ -53,21 +54,11 @@ def server():
         yield srv
 
 
-def _args(bench, out, method, url, *extra):
-    return ["run", "--bench", str(bench), "--model", "openai/fake", "--method", method, "--out", str(out),
-            "--base-url", url, "--option", "retry_base_delay=0.01", "--no-progress", *extra]
-
-
 def invoke(args):
-    result = CliRunner().invoke(app, args)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    """Every run here must succeed."""
+    result = cli_invoke(args)
     assert result.exit_code == 0, result.output
     return result
-
-
-def _preds(out):
-    return {r.prediction.question_id: r.prediction for r in RunDir(out).read_predictions()}
 
 
 def _level(qid: str) -> str:

@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import invoke
+from cli_helpers import predictions as _preds
+from cli_helpers import run_args as _args
 from servers.fake_openai import FakeOpenAI
 from servers.tiny_bench import make_tiny_bench
-from typer.testing import CliRunner
 
-from perrecbench.cli.main import app
 from perrecbench.errors import ConfigError
 from perrecbench.run.rundir import RunDir
 
@@ -33,20 +34,6 @@ def server():
         yield srv
 
 
-def _args(bench, out, method, url, *extra):
-    return ["run", "--bench", str(bench), "--model", "openai/fake", "--method", method, "--out", str(out),
-            "--base-url", url, "--option", "retry_base_delay=0.01", "--no-progress", *extra]
-
-
-def invoke(args):
-    result = CliRunner().invoke(app, args)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def _preds(out):
-    return {r.prediction.question_id: r.prediction for r in RunDir(out).read_predictions()}
 
 
 def _calls(out):
