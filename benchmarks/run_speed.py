@@ -298,8 +298,8 @@ def report(res: dict) -> str:
         "",
         "Where the time goes. The runner is one Python process (one core); with a 100 ms server it is "
         "CPU-bound, not network-bound. Per request it builds the prompt (BM25 retrieval once per "
-        "question and member, shared by the methods), computes the cache key, parses the answer and "
-        "writes cache rows, call-log lines and predictions in batches every 0.2 s; the OpenAI SDK's HTTP "
+        "question and member, shared by the methods), computes the cache key, parses the answer, "
+        "commits it to the cache and writes call-log lines and predictions in batches every 0.2 s; the OpenAI SDK's HTTP "
         "work (~2 ms of CPU per request with aiohttp, more with httpx) runs in a helper process "
         "(`http_workers`, automatic at >= 16 requests in flight on a multi-core machine), so the two "
         "share the machine's cores with the fake server. The `perrecbench` process starts that helper "
