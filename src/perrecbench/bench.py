@@ -1,7 +1,8 @@
 """The benchmark directory format: one home for reading and writing it.
 
     BENCH_DIR/
-      manifest.json            parameters, input checksums, counts, tool version
+      manifest.json            `records.BenchManifest`: parameters, input checksums, counts,
+                               tool version and provenance
       {split}-{level}.jsonl    one Question per line (split: test, heldout, train)
       reviews.parquet          user_id, item_id, rating, timestamp(ms): every review of every
                                user that appears in a question, plus every review of every
@@ -13,7 +14,6 @@
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -23,10 +23,11 @@ from typing import Any
 
 from . import LEVELS, SPLITS
 from .errors import BenchmarkError
+from .records import provenance
+from .records.bench_manifest import NAME as MANIFEST
+from .records.bench_manifest import BenchManifest, fingerprint
 from .types import Item, Question, Review
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 REVIEWS = "reviews.parquet"
 ITEMS = "items.parquet"
 
@@ -58,10 +59,13 @@ def read_questions(path: Path) -> list[Question]:
     return out
 
 
-def write_manifest(bench_dir: Path, manifest: dict[str, Any]) -> None:
-    manifest = {"format_version": FORMAT_VERSION, **manifest}
-    text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    (Path(bench_dir) / MANIFEST).write_text(text, encoding="utf-8")
+def write_manifest(bench_dir: Path, manifest: BenchManifest | dict[str, Any]) -> BenchManifest:
+    """Validate and write the manifest, with this process's provenance added."""
+    record = manifest if isinstance(manifest, BenchManifest) else BenchManifest.from_data(manifest)
+    if record.provenance is None:
+        record = record.model_copy(update={"provenance": provenance.current()})
+    record.write(Path(bench_dir) / MANIFEST)
+    return record
 
 
 class _Groups:
@@ -189,10 +193,9 @@ class Context:
 
 
 def bench_fingerprint(bench_dir: Path | str) -> str:
-    """Short hash of a benchmark's manifest (parameters, input checksums, counts): runs,
-    scores and memoised prompt parts are tied to it."""
-    data = (Path(bench_dir) / "manifest.json").read_bytes()
-    return "sha256:" + hashlib.sha256(data).hexdigest()[:16]
+    """Short hash of a benchmark's manifest (parameters, input checksums, counts; not its
+    provenance): runs, scores and memoised prompt components are tied to it."""
+    return fingerprint(bench_dir)
 
 
 class Benchmark:
@@ -206,14 +209,15 @@ class Benchmark:
                 f"{self.path} is not a benchmark directory (no {MANIFEST}); "
                 "create one with `perrecbench build` or `perrecbench import-release`"
             )
-        try:
-            self.manifest: dict[str, Any] = json.loads(mpath.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise BenchmarkError(f"{mpath} is not valid JSON: {exc}") from exc
+        self.manifest: BenchManifest = BenchManifest.read(mpath)
 
     @property
     def name(self) -> str:
-        return str(self.manifest.get("name") or self.path.name)
+        return self.manifest.name or self.path.name
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return fingerprint(self.path)
 
     def available(self, split: str = "test") -> list[str]:
         return [lv for lv in LEVELS if questions_file(self.path, split, lv).exists()]

@@ -1,4 +1,5 @@
-"""The central records of the benchmark, one home each.
+"""The benchmark's domain records: members, questions, reviews, items (answers and the
+other records that cross stages are in `records`).
 
 Timestamps are integer milliseconds since the epoch everywhere (sources in seconds
 are converted when read). Ratings are floats.
@@ -6,7 +7,7 @@ are converted when read). Ratings are floats.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -110,45 +111,3 @@ class Item:
     author: str | None = None
     category: str | None = None
     description: str | None = None
-
-
-@dataclass
-class Prediction:
-    """A model's answer for one question. Never a silent fallback: failures are recorded.
-
-    `order` is best-first member indices (0-based). `scores` are per member in member
-    order (higher = likes more); for pointwise runs `ratings` holds the predicted 1-5
-    ratings and `scores` the predicted relative ratings.
-    """
-
-    question_id: str
-    status: str = "ok"  # "ok" | "failed"
-    order: list[int] | None = None
-    scores: list[float] | None = None
-    ratings: list[float | None] | None = None
-    failure: str | None = None  # failure category when status == "failed"
-    failure_detail: str | None = None
-    n_calls: int = 0
-    n_failed_calls: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as plain JSON-ready values (the lists and `extra` copied one level
-        deep). Hand-written: one per answer, and `asdict` deep-copies."""
-        return {
-            "question_id": self.question_id, "status": self.status,
-            "order": None if self.order is None else list(self.order),
-            "scores": None if self.scores is None else list(self.scores),
-            "ratings": None if self.ratings is None else list(self.ratings),
-            "failure": self.failure, "failure_detail": self.failure_detail,
-            "n_calls": self.n_calls, "n_failed_calls": self.n_failed_calls, "extra": dict(self.extra),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Prediction:
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        return cls(**known)

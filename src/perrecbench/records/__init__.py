@@ -1,0 +1,26 @@
+"""Typed, versioned records that cross stage boundaries, one home each.
+
+| record | file | written by | read by |
+|---|---|---|---|
+| `BenchManifest` | `BENCH/manifest.json` | build, interop | every later stage |
+| `RunManifest` | `RUN/manifest.json` | run, interop | run (resume), score, report |
+| `Prediction` / `PredictionLine` | `RUN/predictions.jsonl` | models (via run) | score |
+| `CallRecord` | `RUN/calls.jsonl` | the LLM client (via run) | score (costs), report |
+| `ScoreRow` / `ScoreTable` | `score --format json`, report data | score | report, users |
+
+Each file-level record carries a `format_version`; a reader meets a newer one with a
+clear error naming the file and both versions (`versioning.check_version`). Line
+records (predictions, calls) are versioned by their directory's `RunManifest`.
+"""
+
+from .bench_manifest import BenchCounts, BenchManifest
+from .call import CallRecord, CallUsage
+from .prediction import PairStats, Prediction, PredictionLine
+from .provenance import Provenance
+from .run_manifest import RunManifest
+from .score_row import AverageRow, ComparisonRow, ScoreRow, ScoreTable
+
+__all__ = [
+    "AverageRow", "BenchCounts", "BenchManifest", "CallRecord", "CallUsage", "ComparisonRow",
+    "PairStats", "Prediction", "PredictionLine", "Provenance", "RunManifest", "ScoreRow", "ScoreTable",
+]
