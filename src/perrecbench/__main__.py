@@ -1,5 +1,5 @@
 """`python -m perrecbench ...` is the `perrecbench` command."""
 
-from .cli.entry import main
+from .cli.main import main
 
 main()

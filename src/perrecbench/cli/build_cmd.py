@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError
-from .progress import console, stage_progress
+from ..report.progress import console, stage_progress
 
 SOURCES = ("synthetic", "amazon2023", "movielens", "table", "release")
 
@@ -78,7 +78,7 @@ def build(
         raise ConfigError(f"unknown level(s) {bad}; choose from {', '.join(LEVELS)}")
     start = time.monotonic()
     if source == "release":
-        from ..data.release import import_release
+        from ..interop.release import import_release
 
         if len(input) != 1:
             raise ConfigError("--source release takes one --input: the release's data folder")

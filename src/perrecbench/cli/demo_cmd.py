@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .progress import console
+from ..report.progress import console
 
 DEMO_MODELS = ("random", "bias", "content", "cf", "oracle")
 
@@ -26,10 +26,11 @@ def demo(
     from ..errors import ConfigError
     from ..models.registry import create_model
     from ..report import leaderboard as lb
+    from ..run.plan import parse_methods
     from ..run.runner import run
-    from ..score.scorer import load_runs, score_runs
+    from ..score.runs import load_runs
+    from ..score.scoring import score_runs
     from .build_cmd import build_from_source
-    from .run_cmd import parse_methods
 
     render = {"table": lb.render_table, "markdown": lb.to_markdown, "csv": lb.to_csv}.get(fmt)
     if render is None:  # checked before a minute of work, not after
@@ -38,10 +39,10 @@ def demo(
     bench_dir = out / "bench"
     params = BuildParams(seed=seed)
     console.print(f"[bold]1/3[/bold] generating synthetic reviews and building {bench_dir} …")
-    manifest = build_from_source("synthetic", [], [], bench_dir, params, {"seed": seed}, show_progress=False)
-    counts = manifest["counts"]["questions"]["test"]
-    console.print(f"    test questions: {counts} ({time.monotonic() - start:.1f}s)")
+    build_from_source("synthetic", [], [], bench_dir, params, {"seed": seed}, show_progress=False)
     bench = Benchmark(bench_dir)
+    counts = bench.manifest.counts.questions.get("test", {})
+    console.print(f"    test questions: {counts} ({time.monotonic() - start:.1f}s)")
 
     shutil.rmtree(out / "runs", ignore_errors=True)  # a demo starts fresh; real runs resume
     run_dirs = []

@@ -1,4 +1,6 @@
-"""Entry point: builds the Typer app from the command modules and prints user errors cleanly."""
+"""The `perrecbench` command: builds the Typer app from the command modules and prints
+every error in one line -- user errors with their fix, anything unexpected with the file
+that holds its details -- never a traceback."""
 
 from __future__ import annotations
 
@@ -39,16 +41,21 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors and the like
+    except Exception as exc:
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, click.exceptions.ClickException):  # usage errors
             exc.show()
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Abort):
             typer.secho("aborted", fg="yellow", err=True)
             sys.exit(130)
-        raise
+        from .crash import report_crash
+
+        path = report_crash(exc, sys.argv)
+        typer.secho(f"error: internal error: {type(exc).__name__}: {exc} (this is a bug; the details are in "
+                    f"{path})", fg="red", err=True)
+        sys.exit(70)
 
 
 if __name__ == "__main__":

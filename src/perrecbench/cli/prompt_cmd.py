@@ -242,9 +242,7 @@ def _llm_generate(
     except ImportError as exc:  # pragma: no cover - the client ships with the package
         raise ModelError(f"LLM profiles need perrecbench.models.llm ({exc})") from exc
     api = create_provider(backend, name, [base_url] if base_url else None)
-    check = getattr(api, "check", None)
-    if check is not None:
-        check()  # missing SDK or key: fail now, not once per user
+    api.check()  # missing SDK or key: fail now, not once per user
     client = LLMClient(api, cache=ResponseCache())
     config = GenerateConfig(temperature=0.1, top_p=1.0, max_tokens=600, timeout=120.0)
 

@@ -17,7 +17,7 @@ def import_release_cmd(
     ),
 ) -> None:
     """Turn the authors' released data into a benchmark directory."""
-    from ..data.release import import_release
+    from ..interop.release import import_release
 
     rep = import_release(data, out, category or None)
     counts = ", ".join(f"{s}/{lv}: {n}" for s, d in rep.questions.items() for lv, n in d.items())
@@ -47,7 +47,7 @@ def import_release_results_cmd(
     out: Path = typer.Option(..., "--out", help="Run directory to write (or add this level to)."),
 ) -> None:
     """Turn one of the authors' prediction files into a run directory for `perrecbench score`."""
-    from ..data.release import import_release_results
+    from ..interop.release import import_release_results
 
     rep = import_release_results(bench, pred, method, level, model, out)
     typer.echo(
@@ -63,7 +63,7 @@ def export_release_cmd(
     out: Path = typer.Option(..., "--out", help="Folder playing the role of the release's data/."),
 ) -> None:
     """Write a benchmark in the authors' layout so their code can run on it."""
-    from ..data.release import export_release
+    from ..interop.release import export_release
 
     folder = export_release(bench, out)
     typer.echo(f"wrote {folder}")

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from ..errors import ConfigError
 
 FORMATS = ("table", "json", "csv", "markdown")
-
-
-def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
 
 
 def _check(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -32,7 +26,7 @@ def _warn(runs: list) -> None:
 
 def _comparison_text(rows: list, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps([_clean(r.to_dict()) for r in rows], indent=2)
+        return json.dumps([r.to_dict() for r in rows], indent=2)
     header = ["level", "metric", "A", "B", "score A", "score B", "A - B", "95% CI", "p", "n"]
     lines = []
     for r in rows:
@@ -90,7 +84,10 @@ def score(
     """Score runs: Kendall tau per level with 95% bootstrap CI, failures counted, extra metrics."""
     from ..report import leaderboard as lb
     from ..report.reference import load_reference
-    from ..score.scorer import TAU_METRICS, compare_runs, load_runs, score_runs
+    from ..score.compare import compare_runs
+    from ..score.metric_table import TAU_METRICS
+    from ..score.runs import load_runs
+    from ..score.scoring import score_runs
 
     _check(metric, TAU_METRICS, "--metric")
     _check(fmt, FORMATS, "--format")
@@ -106,7 +103,7 @@ def score(
         return
     rows = score_runs(runs, metric, n_resamples=resamples, seed=seed)
     if fmt == "json":
-        typer.echo(json.dumps([_clean(r.to_dict()) for r in rows], indent=2))
+        typer.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
     if fmt == "csv":
         typer.echo(lb.detail_csv(rows), nl=False)
@@ -131,7 +128,9 @@ def leaderboard(
     """The paper's table for your runs: easy/medium/hard x point/pair/list, plus Avg."""
     from ..report import leaderboard as lb
     from ..report.reference import load_reference
-    from ..score.scorer import TAU_METRICS, load_runs, score_runs
+    from ..score.metric_table import TAU_METRICS
+    from ..score.runs import load_runs
+    from ..score.scoring import score_runs
 
     _check(metric, TAU_METRICS, "--metric")
     _check(fmt, ("table", "markdown", "csv"), "--format")

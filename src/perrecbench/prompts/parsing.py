@@ -1,7 +1,7 @@
 """Reading answers out of real model output, with a failure category instead of a guess.
 
 Every parser returns `Parsed(value, failure, detail)`; `failure` is None on success or
-one of `FAILURES`. Rules, in short:
+one of the answer categories of `perrecbench.failures` (`failures.PARSE`). Rules, in short:
 
 * The answer is the *last* one in the text (reasoning comes first); a JSON object with
   the expected key beats loose text anywhere. JSON may sit in code fences, use single
@@ -17,7 +17,7 @@ one of `FAILURES`. Rules, in short:
 * `parse_pair` -> "A" or "B": "[User A]", "User A", "**User B**", a bare "A". The final
   answer is the last line (after the last "answer:" marker when there is one); if it
   names both users -> ambiguous.
-* Nothing found: "refusal" when the text declines, else "no_answer"; blank -> "empty".
+* Nothing found: `refusal` when the text declines, else `no_answer`; blank -> `empty`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-FAILURES = ("empty", "refusal", "no_answer", "out_of_range", "not_a_permutation", "ambiguous")
+from .. import failures
+from ..failures import Failure
 
 _NUM = r"[-+]?\d+(?:\.\d+)?"
 _REFUSAL = re.compile(
@@ -41,7 +42,7 @@ _OBJECT = re.compile(r"\{[^{}]*\}")
 @dataclass(frozen=True)
 class Parsed:
     value: Any = None
-    failure: str | None = None
+    failure: Failure | None = None
     detail: str | None = None
 
     @property
@@ -51,8 +52,8 @@ class Parsed:
 
 def _nothing(text: str, what: str) -> Parsed:
     if _REFUSAL.search(text):
-        return Parsed(None, "refusal", text.strip()[:200])
-    return Parsed(None, "no_answer", f"no {what} found")
+        return Parsed(None, failures.REFUSAL, text.strip()[:200])
+    return Parsed(None, failures.NO_ANSWER, f"no {what} found")
 
 
 def _loads_lenient(s: str) -> Any:
@@ -105,7 +106,7 @@ def parse_point(text: str | None, lo: float = 1.0, hi: float = 5.0) -> Parsed:
     """A 1-5 rating (or any [lo, hi] range, e.g. -4..4 for relative ratings)."""
     text = text or ""
     if not text.strip():
-        return Parsed(None, "empty")
+        return Parsed(None, failures.EMPTY)
     found: list[tuple[int, float]] = []
     for pos, obj in _objects(text):
         for key, v in obj.items():
@@ -123,7 +124,7 @@ def parse_point(text: str | None, lo: float = 1.0, hi: float = 5.0) -> Parsed:
         return _nothing(text, "rating")
     value = max(found, key=lambda p: p[0])[1]
     if not lo <= value <= hi:
-        return Parsed(value, "out_of_range", f"{value:g} is outside {lo:g}..{hi:g}")
+        return Parsed(value, failures.OUT_OF_RANGE, f"{value:g} is outside {lo:g}..{hi:g}")
     return Parsed(value)
 
 
@@ -175,7 +176,7 @@ def parse_list(text: str | None, n: int) -> Parsed:
     """Best-first 0-based member indices from a 1-based ranking of User1..Usern."""
     text = text or ""
     if not text.strip():
-        return Parsed(None, "empty")
+        return Parsed(None, failures.EMPTY)
     ranking: list[int] | None = None
     json_hits = []
     for pos, obj in _objects(text):
@@ -204,7 +205,7 @@ def parse_list(text: str | None, n: int) -> Parsed:
         return _nothing(text, "ranking")
     if sorted(ranking) != list(range(1, n + 1)):
         hint = " (user numbers start at 1)" if sorted(ranking) == list(range(n)) else ""
-        return Parsed(ranking, "not_a_permutation", f"{ranking} is not a permutation of 1..{n}{hint}")
+        return Parsed(ranking, failures.NOT_A_PERMUTATION, f"{ranking} is not a permutation of 1..{n}{hint}")
     return Parsed([i - 1 for i in ranking])
 
 
@@ -219,7 +220,7 @@ def parse_pair(text: str | None) -> Parsed:
     """"A" if User A is said to prefer the item more, "B" for User B."""
     text = text or ""
     if not text.strip():
-        return Parsed(None, "empty")
+        return Parsed(None, failures.EMPTY)
     markers = list(_MARKER.finditer(text))
     region = text[markers[-1].end():] if markers else text
     lines = [ln for ln in region.splitlines() if ln.strip()]
@@ -229,7 +230,7 @@ def parse_pair(text: str | None) -> Parsed:
         if len(labels) == 1:
             return Parsed(labels.pop())
         if len(labels) == 2:
-            return Parsed(None, "ambiguous", f"both users named in: {scope.strip()[:200]}")
+            return Parsed(None, failures.AMBIGUOUS, f"both users named in: {scope.strip()[:200]}")
     for scope in ([lines[-1]] if lines else []) + [region.strip()]:
         bare = _BARE.match(scope.strip())
         if bare:

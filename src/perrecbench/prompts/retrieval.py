@@ -21,7 +21,7 @@ from ..types import Item, Question
 from .bm25 import doc_tokens, query_tokens, top_k
 from .components import Components, HistoryEntry, QueryItem, UserBlock
 
-#: bump when retrieval or `Components` change, so memoised prompt parts are not reused
+#: bump when retrieval or `Components` change, so memoised Components are not reused
 RETRIEVAL_VERSION = 1
 QUERY_START = "<|The Start of Query Item Information|>\n"
 QUERY_END = "<|The End of Query Item Information|>"
@@ -142,10 +142,11 @@ def components_for(
     return Components(tuple(users), query)
 
 
-def parts_namespace(bench_fingerprint: str, split: str, k: int, rel_rating: bool, include_description: bool) -> str:
+def components_namespace(bench_fingerprint: str, split: str, k: int, rel_rating: bool, include_description: bool) -> str:
     """Everything that decides a question's profile-free Components, as one short key:
-    prompt parts memoised under it are valid exactly while these stay the same."""
+    Components memoised under it are valid exactly while these stay the same."""
     ident = json.dumps([RETRIEVAL_VERSION, bench_fingerprint, split, k, rel_rating, include_description])
+    # "parts-v1:" is the prefix earlier versions stored: Components they memoised stay valid
     return "parts-v1:" + hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
 
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import LEVELS, METHODS
-from ..score.scorer import TAU_METRICS, ScoreRow, cell_averages
+from ..records import ScoreRow
+from ..score.averages import cell_averages
+from ..score.metric_table import TAU_METRICS
 from .reference import NOTE, ReferenceRow
 
 COLUMNS = [(lv, m) for lv in LEVELS for m in METHODS]
@@ -26,7 +28,7 @@ DETAIL_HEADER = ["model", "variant", "method", "level", "metric", "score", "ci_l
 
 def model_label(r: ScoreRow) -> str:
     """The model with its run's variant (profile source, non-default settings), if any."""
-    return f"{r.model} [{r.variant}]" if r.variant else r.model
+    return r.label
 
 
 @dataclass

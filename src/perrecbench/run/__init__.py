@@ -1,1 +1,1 @@
-"""Running recommenders over a benchmark: ranking strategies, the runner, run directories."""
+"""Running recommenders over a benchmark: the runner, run directories, call logs, re-asking."""

@@ -4,6 +4,7 @@ One call may run several methods at once (`Job`s), each into its own run directo
 they share the question slots and -- when the jobs share one model object -- the
 model's connection, cache, rate limits and prompt building, so `--method
 point,pair,list` pays start-up once and keeps the request pipe full across methods.
+Each model's call records go to the call log of the job's run directory (`calllog`).
 """
 
 from __future__ import annotations
@@ -15,20 +16,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .. import __version__, failures
 from ..bench import Benchmark
-from ..errors import BenchmarkError, ConfigError
-from ..models.base import Recommender
-from ..types import Prediction, Question
-from .rundir import PredictionRecord, RunDir, bench_fingerprint
+from ..errors import ConfigError, PerRecBenchError
+from ..models.base import Recommender, UsageStats
+from ..records import Prediction, PredictionLine, RunManifest
+from ..types import Question
+from .calllog import CallRouter
+from .reask import ReaskPolicy, should_reask
+from .rundir import RunDir
 
-#: predictions (and the model's cache rows and call log lines) are written in batches
-#: at most this many seconds apart, instead of one write + flush per answer
+#: predictions (and the models' call log lines) are written in batches at most this many
+#: seconds apart, instead of one write + flush per answer
 FLUSH_S = 0.2
-IDENTITY = ("model", "method", "split", "bench_fingerprint", "model_config")
 #: questions of methods with longer chains of dependent requests start first, so the
 #: end of a mixed run is not one long pairwise chain waiting alone
 _CHAIN_ORDER = {"pair": 0, "point": 1, "list": 2}
+#: questions answered at once when the caller does not say (the CLI's --max-concurrency default)
+DEFAULT_CONCURRENCY = 8
 
 
 @dataclass
@@ -53,12 +58,11 @@ class Job:
     run_dir: Path
 
 
-ProgressFn = Callable[[int, int, dict[str, Any]], None]
-RetryPolicy = bool | Callable[[Prediction], bool]
+ProgressFn = Callable[[int, int, UsageStats], None]
 
 
 class _Output:
-    """A job's run directory while it runs: answers wait in memory until `flush`."""
+    """A job's run directory while it runs: answers wait in memory until `write`."""
 
     def __init__(self, run_dir: Path, summary: RunSummary):
         self.summary = summary
@@ -72,27 +76,21 @@ class _Output:
             self.fh.flush()
 
 
-def _open_job(job: Job, bench: Benchmark, levels: list[str], split: str, fingerprint: str,
-              retry_failed: RetryPolicy) -> set[tuple[str, str]]:
+def _open_job(job: Job, bench: Benchmark, asked: dict[str, int], split: str,
+              reask: ReaskPolicy) -> set[tuple[str, str]]:
     """Create or resume the job's run directory; the (level, question) pairs already done."""
     model = job.model
     rd = RunDir(job.run_dir)
-    manifest = {
-        "model": model.name,
-        "method": job.method,
-        "split": split,
-        "bench": str(bench.path.resolve()),
-        "bench_name": bench.name,
-        "bench_fingerprint": fingerprint,
-        "levels": sorted(levels),
-        "model_config": model.config(),
-        "tool_version": __version__,
-    }
-    rd.open_or_create(manifest, IDENTITY)
+    manifest = RunManifest(
+        model=model.name, method=job.method, split=split, bench=str(bench.path.resolve()),
+        bench_name=bench.name, bench_fingerprint=bench.fingerprint, levels=sorted(asked),
+        asked=dict(asked), model_config=model.config(), variant=model.variant(), tool_version=__version__,
+    )
+    rd.open_or_create(manifest)
     return {
         (r.level, r.prediction.question_id)
         for r in rd.read_predictions(repair=True)
-        if r.prediction.ok or not (retry_failed(r.prediction) if callable(retry_failed) else retry_failed)
+        if not should_reask(r.prediction, reask)
     }
 
 
@@ -104,23 +102,36 @@ def _distinct(models: Sequence[Recommender]) -> list[Recommender]:
     return out
 
 
+def _routers(jobs: Sequence[Job], models: Sequence[Recommender]) -> list[CallRouter]:
+    """One call router per model, over the run directories of that model's jobs."""
+    routers = []
+    for m in models:
+        mine = {j.method: Path(j.run_dir) for j in jobs if j.model is m}
+        if len(mine) != sum(1 for j in jobs if j.model is m):
+            raise ConfigError(f"{m.name}: one model object answers each method into one run directory")
+        routers.append(CallRouter(mine))
+    return routers
+
+
 async def run_jobs_async(
     jobs: Sequence[Job],
     bench: Benchmark,
     levels: list[str] | None = None,
     split: str = "test",
-    max_concurrency: int = 8,
+    max_concurrency: int = DEFAULT_CONCURRENCY,
     limit: int | None = None,
-    retry_failed: RetryPolicy = True,
+    reask: ReaskPolicy = "transient",
     progress: ProgressFn | None = None,
 ) -> list[RunSummary]:
     """Answer every question not yet answered in each job's run directory.
 
     Questions of all jobs share `max_concurrency` slots; each question's methods are
-    queued next to each other (so a model can reuse the question's prompt parts).
+    queued next to each other (so a model can reuse the question's Components).
     Cancellation (Ctrl-C) stops new work; answers already written stay, and running
-    the same command again resumes. `retry_failed` re-asks failed questions: all of
-    them (True), none (False), or those for which the callable returns True.
+    the same command again resumes. `reask` says which failed answers of an earlier
+    run are asked again (see `reask`). A setting that cannot work or a broken
+    benchmark (any `PerRecBenchError`) stops the run; a bug in a model is recorded as
+    an `internal` failure of its question and the run goes on.
     """
     if not jobs:
         raise ConfigError("nothing to run")
@@ -133,19 +144,20 @@ async def run_jobs_async(
     for j in jobs:  # every job is checked before any run directory is created
         if j.method not in j.model.methods:
             raise ConfigError(f"{j.model.name} does not support method {j.method!r} (supports {j.model.methods})")
-    fingerprint = bench_fingerprint(bench.path)
-    done = [_open_job(j, bench, levels, split, fingerprint, retry_failed) for j in jobs]
     models = _distinct([j.model for j in jobs])
-    for m in models:
-        m.prepare(bench, split)
+    routers = _routers(jobs, models)
+    questions = {lv: bench.questions(split, lv) for lv in levels}
+    if limit is not None:
+        questions = {lv: qs[:limit] for lv, qs in questions.items()}
+    asked = {lv: len(qs) for lv, qs in questions.items()}
+    done = [_open_job(j, bench, asked, split, reask) for j in jobs]
+    for m, router in zip(models, routers, strict=True):
+        m.prepare(bench, split, router)
 
     summaries = [RunSummary(run_dir=Path(j.run_dir), method=j.method) for j in jobs]
     order = sorted(range(len(jobs)), key=lambda i: _CHAIN_ORDER.get(jobs[i].method, 9))
     todo: list[tuple[int, str, Question]] = []
-    for level in levels:
-        qs = bench.questions(split, level)
-        if limit is not None:
-            qs = qs[:limit]
+    for level, qs in questions.items():
         for s in summaries:
             s.total += len(qs)
             s.per_level[level] = len(qs)
@@ -158,32 +170,33 @@ async def run_jobs_async(
 
     start = time.monotonic()
     sem = asyncio.Semaphore(max(1, max_concurrency))
-    outs = [_Output(j.run_dir, s) for j, s in zip(jobs, summaries)]
-    model_flushes = [f for f in (getattr(m, "flush", None) for m in models) if f is not None]
+    outs = [_Output(j.run_dir, s) for j, s in zip(jobs, summaries, strict=True)]
     last_flush = time.monotonic()
     timer: asyncio.TimerHandle | None = None
     answered = 0
 
     def flush() -> None:
-        """Models first (call log; their answers are in the cache already), then the
-        predictions: a kill -9 loses at most the last FLUSH_S of log lines and
-        predictions, never half of one, and the re-run finds those answers cached."""
+        """Models first (memoised Components; their answers are in the cache already),
+        then their call records, then the predictions: a kill -9 loses at most the last
+        FLUSH_S of log lines and predictions, never half of one, and the re-run finds
+        those answers cached."""
         nonlocal last_flush, timer
         if timer is not None:
             timer.cancel()
             timer = None
         last_flush = time.monotonic()
-        for f in model_flushes:
-            f()
+        for m in models:
+            m.flush()
+        for r in routers:
+            r.flush()
         for o in outs:
             o.write()
 
-    def stats() -> dict[str, Any]:
-        merged: dict[str, Any] = {}
+    def stats() -> UsageStats:
+        total = UsageStats()
         for m in models:
-            for k, v in getattr(m, "stats", dict)().items():
-                merged[k] = v if k not in merged or not isinstance(v, (int, float)) else merged[k] + v
-        return merged
+            total = total + m.stats()
+        return total
 
     async def one(i: int, level: str, q: Question) -> None:
         nonlocal timer, answered
@@ -191,16 +204,11 @@ async def run_jobs_async(
         async with sem:
             try:
                 pred = await job.model.predict(q, job.method)
-            except (asyncio.CancelledError, BenchmarkError, ConfigError):
+            except (asyncio.CancelledError, PerRecBenchError):
                 raise  # a broken benchmark or a setting that cannot work stops the run (answers so far are kept)
-            except Exception as exc:  # a bug or transport error: record, never lose the run
-                pred = Prediction(
-                    question_id=q.id,
-                    status="failed",
-                    failure="error",
-                    failure_detail=f"{type(exc).__name__}: {exc}"[:500],
-                )
-        out.pending.append(PredictionRecord(level, split, pred).to_json() + "\n")
+            except Exception as exc:  # a bug: record it, never lose the run
+                pred = Prediction.failed(q.id, failures.INTERNAL, f"{type(exc).__name__}: {exc}")
+        out.pending.append(PredictionLine(level=level, split=split, prediction=pred).to_json() + "\n")
         if time.monotonic() - last_flush >= FLUSH_S:
             flush()
         elif timer is None:
@@ -233,13 +241,15 @@ async def run_jobs_async(
             s.elapsed_s, s.interrupted = elapsed, interrupted
         for m in models:
             await m.aclose()
+        for r in routers:
+            r.close()
     return summaries
 
 
 async def run_async(model: Recommender, bench: Benchmark, method: str, run_dir: Path,
                     **options: Any) -> RunSummary:
     """One model, one method, one run directory; `options` are `run_jobs_async`'s
-    (levels, split, max_concurrency, limit, retry_failed, progress)."""
+    (levels, split, max_concurrency, limit, reask, progress)."""
     summaries = await run_jobs_async([Job(model, method, Path(run_dir))], bench, **options)
     return summaries[0]
 

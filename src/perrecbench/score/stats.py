@@ -150,3 +150,40 @@ def paired_comparison(
     lo, hi = bootstrap_ci(d, n_resamples=n_resamples, alpha=alpha, rng=gen)
     p, exact = sign_flip_p_value(d, n_resamples=n_resamples, rng=gen)
     return PairedResult(float(d.mean()), lo, hi, p, int(d.size), exact)
+
+
+# --- pooled statistics under cluster weights (MAE, RMSE, Pearson over members of questions) --
+
+
+def percentile_ci(samples: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """The alpha/2 and 1 - alpha/2 quantiles of the finite samples; (NaN, NaN) when none."""
+    samples = samples[np.isfinite(samples)]
+    if samples.size == 0:
+        return (math.nan, math.nan)
+    lo, hi = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
+    return (float(lo), float(hi))
+
+
+def weighted_mean(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per row of weights `w` (resamples x values), the weighted mean of `x`; NaN for a row
+    of zero weight."""
+    if x.size == 0:
+        return np.empty(0)
+    sw = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sw > 0, (w @ x) / sw, np.nan)
+
+
+def weighted_pearson(w: np.ndarray, p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Pearson per row of weights `w` (resamples x members); constant sides give 0."""
+    if p.size == 0:
+        return np.empty(0)
+    sw = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mp, mt = (w @ p) / sw, (w @ t) / sw
+        cov = (w @ (p * t)) / sw - mp * mt
+        vp = (w @ (p * p)) / sw - mp**2
+        vt = (w @ (t * t)) / sw - mt**2
+        denom = np.sqrt(np.clip(vp, 0, None) * np.clip(vt, 0, None))
+        r = np.where(denom > 1e-12, cov / denom, 0.0)
+    return np.where(sw > 0, np.clip(r, -1.0, 1.0), np.nan)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...bench import Benchmark
 from ...types import Member, Question
-from ..base import ScoreRecommender
-from .common import RunningMeans, parse_options
+from ..base import CallSink, ScoreRecommender
+from .common import RunningMeans
 
 
 class BiasBaseline(ScoreRecommender):
@@ -29,26 +30,27 @@ class BiasBaseline(ScoreRecommender):
     DEFAULTS = {"lambda_item": 10.0, "lambda_user": 0.0}
 
     def __init__(self, options: dict[str, Any] | None = None):
-        super().__init__()
-        self.options = parse_options(self.name, options, self.DEFAULTS)
+        super().__init__(options)
         self.means: RunningMeans | None = None
 
-    def config(self) -> dict[str, Any]:
-        return dict(self.options)
-
-    def prepare(self, bench, split: str) -> None:
+    def prepare(self, bench: Benchmark, split: str, calls: CallSink | None = None) -> None:
         super().prepare(bench, split)
         self.means = RunningMeans(bench.context)
 
+    def _means(self) -> RunningMeans:
+        if self.means is None:
+            raise RuntimeError(f"{self.name}: prepare() before predicting")
+        return self.means
+
     def _item_bias(self, item_id: str, mu: float, before: int) -> float:
-        n, total = self.means.item_sum(item_id, before)
+        n, total = self._means().item_sum(item_id, before)
         return (total - n * mu) / (n + self.options["lambda_item"])
 
     def predict_one(self, question: Question, m: Member) -> float:
         """mu + b_u + b_i from reviews strictly before the member's review of the item."""
-        ctx = self.bench.context
+        ctx = self.loaded().context
         before = m.timestamp
-        mu = self.means.global_mean(before)
+        mu = self._means().global_mean(before)
         b_i = self._item_bias(question.item_id, mu, before)
         hist = ctx.history(m.user_id, before)
         resid = sum(r.rating - mu - self._item_bias(r.item_id, mu, before) for r in hist)

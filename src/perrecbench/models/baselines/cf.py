@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ...bench import Context
+from ...bench import Benchmark, Context
 from ...types import Member, Question
-from ..base import ScoreRecommender
-from .common import parse_options
+from ..base import CallSink, ScoreRecommender
 
 
 class CentredRatings:
@@ -70,19 +69,23 @@ class ItemKnnBaseline(ScoreRecommender):
     DEFAULTS = {"k": 20, "shrinkage": 10.0, "min_corater": 2}
 
     def __init__(self, options: dict[str, Any] | None = None):
-        super().__init__()
-        self.options = parse_options(self.name, options, self.DEFAULTS)
-        self.ratings: CentredRatings | None = None
+        super().__init__(options)
+        self._ratings: CentredRatings | None = None
+        self._qval = np.zeros(0, dtype=np.float64)
+        self._qmask = np.zeros(0, dtype=bool)
 
-    def config(self) -> dict[str, Any]:
-        return dict(self.options)
-
-    def prepare(self, bench, split: str) -> None:
+    def prepare(self, bench: Benchmark, split: str, calls: CallSink | None = None) -> None:
         super().prepare(bench, split)
-        self.ratings = CentredRatings(bench.context)
-        n_users = len(self.ratings.user_index)
+        self._ratings = CentredRatings(bench.context)
+        n_users = len(self._ratings.user_index)
         self._qval = np.zeros(n_users, dtype=np.float64)
         self._qmask = np.zeros(n_users, dtype=bool)
+
+    @property
+    def ratings(self) -> CentredRatings:
+        if self._ratings is None:
+            raise RuntimeError(f"{self.name}: prepare() before predicting")
+        return self._ratings
 
     def similarities(self, item_id: str, neighbours: list[str], before: int) -> np.ndarray:
         """Shrunk adjusted-cosine similarity of `item_id` to each neighbour, before a time."""
@@ -109,7 +112,7 @@ class ItemKnnBaseline(ScoreRecommender):
         return out
 
     def score_member(self, item_id: str, m: Member) -> float:
-        hist = self.bench.context.history(m.user_id, m.timestamp)
+        hist = self.loaded().context.history(m.user_id, m.timestamp)
         if not hist:
             return 0.0
         mean = sum(r.rating for r in hist) / len(hist)

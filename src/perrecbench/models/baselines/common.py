@@ -1,4 +1,4 @@
-"""What the classic baselines share: option checking and leak-free running means.
+"""What the classic baselines share: leak-free running means.
 
 Leakage rule for every baseline: for a member whose review of the query item is at
 time t, only reviews strictly before t are used (never that review itself).
@@ -8,30 +8,8 @@ from __future__ import annotations
 
 import bisect
 from itertools import accumulate
-from typing import Any
 
 from ...bench import Context
-from ...errors import ConfigError
-
-
-def parse_options(model: str, options: dict[str, Any] | None, defaults: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overlaid with `options`, cast to each default's type; unknown keys are errors."""
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        valid = ", ".join(sorted(defaults)) or "none"
-        raise ConfigError(f"{model}: unknown option(s) {', '.join(unknown)} (valid: {valid})")
-    out = dict(defaults)
-    for key, raw in options.items():
-        kind = type(defaults[key])
-        try:
-            value = kind(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{model}: option {key}={raw!r} is not a {kind.__name__}") from None
-        if isinstance(value, (int, float)) and value < 0:
-            raise ConfigError(f"{model}: option {key} must not be negative (got {raw!r})")
-        out[key] = value
-    return out
 
 
 class RunningMeans:

@@ -12,9 +12,9 @@ import re
 from collections import Counter
 from typing import Any
 
+from ...bench import Benchmark
 from ...types import Item, Member, Question
-from ..base import ScoreRecommender
-from .common import parse_options
+from ..base import CallSink, ScoreRecommender
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset("a an and by for from in of on or the to with".split())
@@ -66,23 +66,20 @@ class ContentBaseline(ScoreRecommender):
     DEFAULTS = {"k": 20}
 
     def __init__(self, options: dict[str, Any] | None = None):
-        super().__init__()
-        self.options = parse_options(self.name, options, self.DEFAULTS)
+        super().__init__(options)
         self.tfidf: TfIdf | None = None
 
-    def config(self) -> dict[str, Any]:
-        return dict(self.options)
-
-    def prepare(self, bench, split: str) -> None:
+    def prepare(self, bench: Benchmark, split: str, calls: CallSink | None = None) -> None:
         super().prepare(bench, split)
         self.tfidf = TfIdf(bench.context.items)
 
     def score_member(self, item_id: str, m: Member) -> float:
-        hist = self.bench.context.history(m.user_id, m.timestamp)
-        if not hist:
+        hist = self.loaded().context.history(m.user_id, m.timestamp)
+        if not hist or self.tfidf is None:
             return 0.0
+        tfidf = self.tfidf
         mean = sum(r.rating for r in hist) / len(hist)
-        sims = [(self.tfidf.cosine(item_id, r.item_id), r.rating - mean) for r in hist]
+        sims = [(tfidf.cosine(item_id, r.item_id), r.rating - mean) for r in hist]
         top = sorted((s for s in sims if s[0] > 0), key=lambda s: -s[0])[: self.options["k"]]
         weight = sum(s for s, _ in top)
         return sum(s * rel for s, rel in top) / weight if weight > 0 else 0.0

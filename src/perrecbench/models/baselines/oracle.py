@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ...types import Question
 from ..base import ScoreRecommender
-from .common import parse_options
 
 
 class OracleBaseline(ScoreRecommender):
     """Scores are the true relative ratings and ratings the true ratings."""
 
     name = "baseline/oracle"
-
-    def __init__(self, options: dict[str, Any] | None = None):
-        super().__init__()
-        self.options = parse_options(self.name, options, {})
 
     def score_users(self, question: Question) -> list[float]:
         return [m.relative_rating for m in question.users]

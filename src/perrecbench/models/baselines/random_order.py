@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import numpy as np
 
-from ...run.ranking import order_from_scores
-from ...types import Prediction, Question
+from ...types import Question
 from ..base import ScoreRecommender
-from .common import parse_options
 
 
 class RandomBaseline(ScoreRecommender):
@@ -18,13 +15,6 @@ class RandomBaseline(ScoreRecommender):
 
     name = "baseline/random"
     DEFAULTS = {"seed": 0}
-
-    def __init__(self, options: dict[str, Any] | None = None):
-        super().__init__()
-        self.options = parse_options(self.name, options, self.DEFAULTS)
-
-    def config(self) -> dict[str, Any]:
-        return dict(self.options)
 
     def _rng(self, question: Question, purpose: str) -> np.random.Generator:
         key = f"{self.options['seed']}\x1f{question.id}\x1f{purpose}".encode()
@@ -36,7 +26,7 @@ class RandomBaseline(ScoreRecommender):
     def predict_ratings(self, question: Question) -> list[float]:
         return self._rng(question, "rating").integers(1, 6, size=question.n).astype(float).tolist()
 
-    async def predict(self, question: Question, method: str) -> Prediction:
+    def point_scores(self, question: Question, ratings: list[float]) -> list[float]:
         """Pointwise: random 1-5 ratings (for MAE/RMSE) but an independent random ranking.
 
         Ranking a random rating minus the user's average is *not* chance: it puts
@@ -44,8 +34,4 @@ class RandomBaseline(ScoreRecommender):
         that by construction (a constant predictor scores about +0.2 on easy that way).
         Chance level needs scores that ignore the average, so they are drawn separately.
         """
-        pred = await super().predict(question, method)
-        if method == "point":
-            pred.scores = self.score_users(question)
-            pred.order = order_from_scores(pred.scores)
-        return pred
+        return self.score_users(question)

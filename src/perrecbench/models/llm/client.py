@@ -1,33 +1,32 @@
-"""The wrapper every LLM call goes through: cache, limits, retries, call log, stats.
+"""The wrapper every LLM call goes through: cache, limits, retries, call records, stats.
 
 Providers only translate one request; `LLMClient.generate` decides whether to send it
 (cache hit or not), when (concurrency and rate limits, back-off), how often (retries on
-429 / 5xx / timeouts / connection errors), and writes one `calls.jsonl` line per
-attempt. A request that still fails after the last attempt raises `CallFailed`, which
-the strategies turn into a recorded failure -- the run goes on.
+429 / 5xx / timeouts / connection errors: `failures.Failure.retry`), and describes every
+attempt as a `records.CallRecord` for the run's call log (the `calls` sink). A request
+that still fails after the last attempt raises `CallFailed`, which the strategies turn
+into a recorded failure -- the run goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import random
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ...redaction import redact
+from ... import failures
+from ...failures import Failure
+from ...records import CallRecord, CallUsage
+from ..base import CallSink, UsageStats
 from .cache import ResponseCache, cache_key
 from .config import GenerateConfig
 from .limits import Limiter, RetryPolicy
 from .pricing import PriceTable
-from .providers.base import FATAL, RATE_LIMIT, TIMEOUT, CallError, ModelAPI, ProviderOutput
-
-MAX_PENDING = 256  # deferred answers held at most before the client flushes by itself
+from .providers.base import CallError, ModelAPI, ProviderOutput
 
 
 @dataclass
@@ -51,101 +50,15 @@ class Completion:
 class CallFailed(Exception):
     """A request failed for good (after retries, or at once for a fatal error)."""
 
-    def __init__(self, category: str, detail: str, attempts: int = 0):
-        super().__init__(f"{category}: {detail}")
-        self.category = category
+    def __init__(self, failure: Failure, detail: str, attempts: int = 0):
+        super().__init__(f"{failure.name}: {detail}")
+        self.failure = failure
         self.detail = detail
         self.attempts = attempts
 
-
-class CallLog:
-    """`calls.jsonl`: one line per attempt, cached or not. No prompt text unless asked.
-
-    `buffered` holds lines until `flush` (the client flushes its cache first, so a line
-    that says "ok" is never on disk before its answer is in the cache)."""
-
-    def __init__(self, path: Path | str, log_prompts: bool = False, buffered: bool = False):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_prompts = log_prompts
-        self.buffered = buffered
-        self._lines: list[str] = []
-        torn = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
-        self._fh = open(self.path, "a", encoding="utf-8")
-        if torn:  # a killed run left half a line: end it, so the next record stands alone
-            self._fh.write("\n")
-            self._fh.flush()
-
-    def write(self, record: dict[str, Any]) -> None:
-        self._lines.append(redact(json.dumps(record, sort_keys=True, ensure_ascii=False)) + "\n")
-        if not self.buffered:
-            self.flush()
-
     @property
-    def pending(self) -> int:
-        return len(self._lines)
-
-    def flush(self) -> None:
-        if self._lines:
-            self._fh.write("".join(self._lines))
-            self._lines.clear()
-            self._fh.flush()
-
-    def close(self) -> None:
-        self.flush()
-        self._fh.close()
-
-
-class MethodCallLogs:
-    """One `CallLog` per method, for a path with `{method}` in it (a run of several
-    methods writes each method's calls into that method's run directory)."""
-
-    def __init__(self, template: str, log_prompts: bool = False, buffered: bool = False):
-        self.template = template
-        self.log_prompts = log_prompts
-        self._buffered = buffered
-        self._logs: dict[str, CallLog] = {}
-
-    @property
-    def buffered(self) -> bool:
-        return self._buffered
-
-    @buffered.setter
-    def buffered(self, value: bool) -> None:
-        self._buffered = value
-        for log in self._logs.values():
-            log.buffered = value
-
-    def write(self, record: dict[str, Any]) -> None:
-        method = str(record.get("method") or "other")
-        log = self._logs.get(method)
-        if log is None:
-            log = self._logs[method] = CallLog(self.template.replace("{method}", method), self.log_prompts,
-                                               self._buffered)
-        log.write(record)
-
-    @property
-    def pending(self) -> int:
-        return sum(log.pending for log in self._logs.values())
-
-    def flush(self) -> None:
-        for log in self._logs.values():
-            log.flush()
-
-    def close(self) -> None:
-        for log in self._logs.values():
-            log.close()
-
-
-def open_call_log(path: str, log_prompts: bool = False) -> CallLog | MethodCallLogs:
-    """A call log at `path`, or one per method when `path` contains `{method}`."""
-    return MethodCallLogs(path, log_prompts) if "{method}" in path else CallLog(path, log_prompts)
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
+    def category(self) -> str:
+        return self.failure.name
 
 
 def chat_messages(messages: Sequence[Any]) -> list[dict[str, str]]:
@@ -181,25 +94,21 @@ class LLMClient:
         cache: ResponseCache | None = None,
         limiter: Limiter | None = None,
         retry: RetryPolicy | None = None,
-        log: CallLog | MethodCallLogs | None = None,
+        calls: CallSink | None = None,
+        log_prompts: bool = False,
         prices: PriceTable | None = None,
         rng: random.Random | None = None,
-        deferred: bool = False,
     ):
         self.api = api
         self.cache = cache
         self.limiter = limiter or Limiter()
         self.retry = retry or RetryPolicy()
-        self.log = log
+        self.calls = calls
+        self.log_prompts = log_prompts
         self.prices = prices or PriceTable()
         self._rng = rng or random.Random()
         self._stats = _Stats()
         self._fatal: CallError | None = None
-        # deferred: log lines (and memoised prompt parts) are written in batches by `flush`
-        # (the runner calls it before it writes predictions); answers go to the cache at once
-        self.deferred = deferred
-        if deferred and log is not None:
-            log.buffered = True
 
     @property
     def name(self) -> str:
@@ -240,7 +149,7 @@ class LLMClient:
                 err = self._fatal
                 self._stats.failures[err.category] += 1
                 self._log(tags, sample_index, attempt, "skipped", key, error=err)
-                raise CallFailed(err.category, f"not sent after an earlier fatal error: {err.detail}", attempt - 1)
+                raise CallFailed(err.failure, f"not sent after an earlier fatal error: {err.detail}", attempt - 1)
             t0 = time.monotonic()
             try:
                 async with self.limiter.slot(est):
@@ -253,12 +162,12 @@ class LLMClient:
                 last = not err.retryable or attempt >= self.retry.max_attempts
                 delay = None if last else self.retry.delay(attempt, err.retry_after, self._rng)
                 self._log(tags, sample_index, attempt, "error", key, error=err, latency=latency, retry_in=delay)
-                if err.category in FATAL:
+                if err.failure.fatal:
                     self._fatal = err
                 if last:
                     self._stats.failures[err.category] += 1
-                    raise CallFailed(err.category, err.detail, attempt) from None
-                if err.category == RATE_LIMIT and err.retry_after is not None:
+                    raise CallFailed(err.failure, err.detail, attempt) from None
+                if err.failure is failures.RATE_LIMIT and err.retry_after is not None:
                     self.limiter.pause(delay)
                 self._stats.retries += 1
                 await asyncio.sleep(delay)
@@ -281,8 +190,6 @@ class LLMClient:
             done = self._completion(stored, latency, False, sample_index, attempt)
             cost = self._account(done)
             self._log(tags, sample_index, attempt, "ok", key, done=done, latency=latency, cost=cost, messages=msgs)
-            if self.cache is not None and self.cache.pending >= MAX_PENDING:
-                self.flush()
             return done
 
     async def _send(self, msgs: list[dict[str, str]], config: GenerateConfig, seed: int | None) -> ProviderOutput:
@@ -292,7 +199,7 @@ class LLMClient:
         try:
             return await asyncio.wait_for(call, timeout=config.timeout)
         except asyncio.TimeoutError:
-            raise CallError(TIMEOUT, f"no complete answer within {config.timeout:g} s") from None
+            raise CallError(failures.TIMEOUT, f"no complete answer within {config.timeout:g} s") from None
 
     def _completion(self, stored: dict[str, Any], latency: float, cached: bool, sample: int, attempts: int) -> Completion:
         return Completion(
@@ -317,13 +224,11 @@ class LLMClient:
             self._stats.cost_usd += cost
         return cost
 
-    def note(self, tags: dict[str, Any], sample_index: int, status: str, category: str, detail: str = "") -> None:
-        """Log an event about an answer (e.g. it could not be parsed) beside its call lines."""
-        if self.log is not None:
-            self.log.write({
-                "ts": round(time.time(), 3), **tags, "sample": sample_index,
-                "status": status, "category": category, "detail": detail[:300],
-            })
+    def note(self, tags: dict[str, Any], sample_index: int, failure: Failure, detail: str = "") -> None:
+        """Record that an answer could not be parsed, beside its call lines."""
+        if self.calls is not None:
+            self.calls.write(CallRecord(ts=round(time.time(), 3), **tags, sample=sample_index,
+                                        status="parse_failure", category=failure.name, detail=detail[:300]))
 
     def _log(
         self,
@@ -339,17 +244,15 @@ class LLMClient:
         retry_in: float | None = None,
         messages: list[dict[str, str]] | None = None,
     ) -> None:
-        if self.log is None:
+        if self.calls is None:
             return
-        rec: dict[str, Any] = {
-            "ts": round(time.time(), 3), **tags, "sample": sample, "attempt": attempt,
-            "status": status, "key": key, "model": self.name,
-        }
+        rec: dict[str, Any] = {"ts": round(time.time(), 3), **tags, "sample": sample, "attempt": attempt,
+                               "status": status, "key": key, "model": self.name}
         if latency is not None:
             rec["latency_s"] = round(latency, 4)
         if done is not None:
-            rec["usage"] = {"prompt_tokens": done.usage.prompt_tokens,
-                            "completion_tokens": done.usage.completion_tokens}
+            rec["usage"] = CallUsage(prompt_tokens=done.usage.prompt_tokens,
+                                     completion_tokens=done.usage.completion_tokens)
             rec["finish_reason"] = done.finish_reason
             if cost is not None:
                 rec["cost_usd"] = round(cost, 8)
@@ -357,39 +260,28 @@ class LLMClient:
             rec.update(category=error.category, http_status=error.status, detail=error.detail[:300])
         if retry_in is not None:
             rec["retry_in_s"] = round(retry_in, 3)
-        if self.log.log_prompts and messages is not None:
+        if self.log_prompts and messages is not None:
             rec["messages"] = messages
             if done is not None:
                 rec["response"] = done.text
-        self.log.write(rec)
-        if self.log.pending >= MAX_PENDING:
-            self.flush()
+        self.calls.write(CallRecord(**rec))
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> UsageStats:
         s = self._stats
-        return {
-            "calls": s.calls,
-            "requests": s.requests,
-            "cache_hits": s.cache_hits,
-            "retries": s.retries,
-            "prompt_tokens": s.prompt_tokens,
-            "completion_tokens": s.completion_tokens,
-            "cost_usd": s.cost_usd if s.cost_known else None,
-            "failures": dict(s.failures),
-            "errors": dict(s.errors),
-            "inflight": self.limiter.inflight,
-        }
+        return UsageStats(
+            calls=s.calls, requests=s.requests, cache_hits=s.cache_hits, retries=s.retries,
+            prompt_tokens=s.prompt_tokens, completion_tokens=s.completion_tokens,
+            cost_usd=s.cost_usd if s.cost_known else None, failures=dict(s.failures),
+            errors=dict(s.errors), inflight=self.limiter.inflight,
+        )
 
     def flush(self) -> None:
-        """Write deferred answers: the cache first, then the log lines that mention them."""
+        """Write what is held back: memoised Components in the cache file, then call records."""
         if self.cache is not None:
             self.cache.flush()
-        if self.log is not None:
-            self.log.flush()
+        if self.calls is not None:
+            self.calls.flush()
 
     async def aclose(self) -> None:
         self.flush()
         await self.api.aclose()
-        if self.log is not None:
-            self.log.close()
-            self.log = None

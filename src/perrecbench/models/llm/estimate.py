@@ -17,7 +17,7 @@ from itertools import permutations
 from typing import Any
 
 from ...bench import Benchmark
-from ...run.ranking import heap_sort_async
+from ..ranking import heap_sort_async
 from .pricing import PriceTable
 
 CHARS_PER_TOKEN = 4

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from ...errors import ConfigError
-from .cache import home_dir
+from ...home import home_dir
 
 PRICES_AS_OF = "2025-01 (approximate)"
 

@@ -1,10 +1,11 @@
 """One question to the model, answered robustly: parse retries and self-consistency.
 
 `Asker.ask` sends `samples` independent requests (slots). A slot whose answer cannot be
-parsed is asked again, up to `max_parse_retries` times (the release retried 5 times),
-each time with a NEW sample index: slot s, retry r uses index `s + samples * r`. The
-index is part of the cache key, so a re-run replays the very same sequence from the
-cache, and a seeded server gets seed + index.
+parsed is *resampled* -- asked again for a new sample -- up to `max_resamples` times
+(the release retried 5 times): resample r of slot s uses sample index `s + samples * r`.
+The index is part of the cache key, so a re-run replays the very same sequence from
+the cache, and a seeded server gets seed + index. (Transport retries of one request
+are the client's; re-asking a failed question in a later run is the runner's.)
 
 Majority vote on the *parsed* answers: the most frequent value wins; among equally
 frequent values the one given by the lowest-numbered slot wins (slot 0 first), so the
@@ -19,6 +20,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ... import failures
+from ...failures import Failure
 from .client import CallFailed, LLMClient
 from .config import GenerateConfig
 
@@ -30,11 +33,11 @@ class Vote:
     """The outcome of one question: the voted value, or why there is none."""
 
     value: Any = None
-    failure: str | None = None  # parse failure category when no slot parsed
+    failure: Failure | None = None  # answer category when no slot parsed
     detail: str | None = None
     calls: int = 0
     cached: int = 0
-    parse_failures: Counter = field(default_factory=Counter)
+    parse_failures: Counter = field(default_factory=Counter)  # category name -> answers
     values: list[Any] = field(default_factory=list)  # per slot (None = never parsed)
 
     @property
@@ -67,19 +70,19 @@ def majority(values: Sequence[Any]) -> Any:
 class Asker:
     """Asks with retries on unparsable answers and votes over samples."""
 
-    def __init__(self, client: LLMClient, config: GenerateConfig, samples: int = 1, max_parse_retries: int = 5):
+    def __init__(self, client: LLMClient, config: GenerateConfig, samples: int = 1, max_resamples: int = 5):
         self.client = client
         self.config = config
         self.samples = max(1, samples)
-        self.max_parse_retries = max(0, max_parse_retries)
+        self.max_resamples = max(0, max_resamples)
 
     async def ask(self, messages: Sequence[Any], parse: Parser, tags: dict[str, Any]) -> Vote:
         """Raises CallFailed when a request fails for good (transport, not parsing)."""
         vote = Vote()
-        last: list[tuple[str, str | None]] = []
+        last: list[tuple[Failure, str | None]] = []
 
         async def slot(s: int) -> Any:
-            for r in range(self.max_parse_retries + 1):
+            for r in range(self.max_resamples + 1):
                 index = s + self.samples * r
                 done = await self.client.generate(messages, self.config, index, tags)
                 vote.calls += 1
@@ -87,9 +90,9 @@ class Asker:
                 parsed = parse(done.text)
                 if parsed.ok:
                     return parsed.value
-                vote.parse_failures[parsed.failure] += 1
+                vote.parse_failures[parsed.failure.name] += 1
                 last.append((parsed.failure, parsed.detail))
-                self.client.note(tags, index, "parse_failure", parsed.failure, parsed.detail or "")
+                self.client.note(tags, index, parsed.failure, parsed.detail or "")
             return None
 
         results = await asyncio.gather(*(slot(s) for s in range(self.samples)), return_exceptions=True)
@@ -102,7 +105,7 @@ class Asker:
         vote.values = list(results)
         vote.value = majority(vote.values)
         if vote.value is None:
-            category = vote.parse_failures.most_common(1)[0][0] if vote.parse_failures else "no_answer"
-            vote.failure = category
-            vote.detail = next((d for c, d in reversed(last) if c == category), None)
+            name = vote.parse_failures.most_common(1)[0][0] if vote.parse_failures else None
+            vote.failure = failures.lookup(name) if name else failures.NO_ANSWER
+            vote.detail = next((d for c, d in reversed(last) if c is vote.failure), None)
         return vote

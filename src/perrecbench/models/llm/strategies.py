@@ -11,9 +11,10 @@
 * list: one question -> a permutation.
 
 A request that fails for good (after transport retries) fails the question with that
-category. So does an answer that stays unparsable for a point or list question. For
-pairs a single unparsable comparison counts as "not better" (as released) and is
-reported in `extra`; a question where no comparison could be parsed at all fails.
+category. So does an answer that stays unparsable (after resampling) for a point or
+list question. For pairs a single unparsable comparison counts as "not better" (as
+released) and is counted in the prediction's `pairs` statistics; a question where no
+comparison could be parsed at all fails.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from collections.abc import Sequence
 from itertools import combinations
 from typing import Any, Protocol
 
+from ... import failures
+from ...failures import Failure
 from ...prompts.parsing import parse_list, parse_pair, parse_point
-from ...run.ranking import heap_sort_async, order_from_pair_wins, order_from_scores
-from ...types import Prediction, Question
+from ...records import PairStats, Prediction
+from ...types import Question
+from ..ranking import heap_sort_async, order_from_pair_wins, order_from_scores
 from .client import CallFailed
 from .sampling import Asker, Vote
 
@@ -39,22 +43,17 @@ class Prompts(Protocol):
     def messages(self, method: str, members: Sequence[int]) -> list[Any]: ...
 
 
-def _failed(q: Question, tally: Vote, category: str, detail: str | None, extra: dict[str, Any],
-            transport: bool = False) -> Prediction:
+def _failed(q: Question, tally: Vote, failure: Failure, detail: str | None, transport: bool = False,
+            **fields: Any) -> Prediction:
     """A recorded failure; `transport` adds the request that failed for good to the counts."""
-    return Prediction(
-        question_id=q.id, status="failed", failure=category, failure_detail=(detail or "")[:500] or None,
-        n_calls=tally.calls + transport, n_failed_calls=sum(tally.parse_failures.values()) + transport,
-        extra=_extra(tally, extra),
+    return Prediction.failed(
+        q.id, failure, detail, n_calls=tally.calls + transport,
+        n_failed_calls=sum(tally.parse_failures.values()) + transport, **_counts(tally), **fields,
     )
 
 
-def _extra(tally: Vote, extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(extra)
-    out["cached_calls"] = tally.cached
-    if tally.parse_failures:
-        out["parse_failures"] = dict(tally.parse_failures)
-    return out
+def _counts(tally: Vote) -> dict[str, Any]:
+    return {"cached_calls": tally.cached, "parse_failures": dict(tally.parse_failures)}
 
 
 def _tags(q: Question, method: str, **more: Any) -> dict[str, Any]:
@@ -76,22 +75,23 @@ async def predict_point(q: Question, prompts: Prompts, asker: Asker, rel_rating:
     _reraise_bugs(results)
     failed = next((r for r in results if isinstance(r, CallFailed)), None)
     if failed is not None:
-        return _failed(q, tally, failed.category, failed.detail, {}, transport=True)
+        return _failed(q, tally, failed.failure, failed.detail, transport=True)
     values = [v.value for v in votes]
     if any(v is None for v in values):
         bad = next(v for v in votes if not v.ok)
         partial = [None if v is None else float(v) for v in values]
-        return _failed(q, tally, bad.failure, bad.detail, {"partial_answers": partial})
+        assert bad.failure is not None
+        return _failed(q, tally, bad.failure, bad.detail, partial_answers=partial)
     if rel_rating:
         scores = [float(v) for v in values]
         ratings = [m.avg_rating + s for m, s in zip(q.users, scores, strict=True)]
     else:
         ratings = [float(v) for v in values]
         scores = [r - m.avg_rating for r, m in zip(ratings, q.users, strict=True)]
-    extra = {"sample_answers": [v.values for v in votes]} if asker.samples > 1 else {}
     return Prediction(
         question_id=q.id, order=order_from_scores(scores), scores=scores, ratings=list(ratings),
-        n_calls=tally.calls, n_failed_calls=sum(tally.parse_failures.values()), extra=_extra(tally, extra),
+        n_calls=tally.calls, n_failed_calls=sum(tally.parse_failures.values()), **_counts(tally),
+        sample_answers=[v.values for v in votes] if asker.samples > 1 else None,
     )
 
 
@@ -100,13 +100,13 @@ async def predict_list(q: Question, prompts: Prompts, asker: Asker) -> Predictio
         vote = await asker.ask(prompts.messages("list", list(range(q.n))), lambda t: parse_list(t, q.n),
                                _tags(q, "list"))
     except CallFailed as exc:
-        return _failed(q, Vote(), exc.category, exc.detail, {}, transport=True)
-    if not vote.ok:
-        return _failed(q, vote, vote.failure, vote.detail, {})
+        return _failed(q, Vote(), exc.failure, exc.detail, transport=True)
+    if vote.failure is not None:
+        return _failed(q, vote, vote.failure, vote.detail)
     order = [int(i) for i in vote.value]
-    extra = {"sample_answers": vote.values} if asker.samples > 1 else {}
     return Prediction(question_id=q.id, order=order, n_calls=vote.calls,
-                      n_failed_calls=sum(vote.parse_failures.values()), extra=_extra(vote, extra))
+                      n_failed_calls=sum(vote.parse_failures.values()), **_counts(vote),
+                      sample_answers=vote.values if asker.samples > 1 else None)
 
 
 class _PairJudge:
@@ -146,15 +146,12 @@ class _PairJudge:
         self.inconsistent += 1
         return None
 
-    def extra(self) -> dict[str, Any]:
-        pairs = len(self._memo)
+    def stats(self, strategy: str) -> PairStats:
         decided = self.agreed + self.inconsistent
-        return {
-            "pairs_asked": pairs,
-            "pairs_inconsistent": self.inconsistent,
-            "pairs_unparsed": self.unparsed,
-            "inconsistency_rate": round(self.inconsistent / decided, 4) if decided else None,
-        }
+        return PairStats(
+            strategy=strategy, asked=len(self._memo), inconsistent=self.inconsistent, unparsed=self.unparsed,
+            inconsistency_rate=round(self.inconsistent / decided, 4) if decided else None,
+        )
 
     async def cancel(self) -> None:
         for fut in self._memo.values():
@@ -182,14 +179,14 @@ async def predict_pair(q: Question, prompts: Prompts, asker: Asker, strategy: st
                 scores[b] += 1.0 - w
     except CallFailed as exc:
         await judge.cancel()
-        extra = {"pair_strategy": strategy, **judge.extra()}
-        return _failed(q, judge.tally, exc.category, exc.detail, extra, transport=True)
-    extra = {"pair_strategy": strategy, **judge.extra()}
+        return _failed(q, judge.tally, exc.failure, exc.detail, transport=True, pairs=judge.stats(strategy))
+    pairs = judge.stats(strategy)
     if judge.unparsed == len(judge._memo) and judge.tally.parse_failures:
-        category = judge.tally.parse_failures.most_common(1)[0][0]
-        return _failed(q, judge.tally, category, "no pair comparison could be parsed", extra)
+        name = judge.tally.parse_failures.most_common(1)[0][0]
+        return _failed(q, judge.tally, failures.lookup(name), "no pair comparison could be parsed", pairs=pairs)
     return Prediction(question_id=q.id, order=order, scores=scores, n_calls=judge.tally.calls,
-                      n_failed_calls=sum(judge.tally.parse_failures.values()), extra=_extra(judge.tally, extra))
+                      n_failed_calls=sum(judge.tally.parse_failures.values()), **_counts(judge.tally),
+                      pairs=pairs)
 
 
 def _reraise_bugs(results: Sequence[Any]) -> None:

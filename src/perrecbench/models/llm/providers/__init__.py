@@ -1,23 +1,48 @@
-"""Providers by name: adding one is a module plus a line in `_PROVIDERS`."""
+"""Providers by name: adding one is a module (or package) plus a line in `_PROVIDERS`.
+
+A provider class implements `base.ModelAPI`, declares its own settings as `Options`
+and its capabilities as class attributes; nothing outside the provider branches on its
+name. Modules import their SDK only when used.
+"""
 
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
+
+from pydantic import BaseModel
 
 from ....errors import ConfigError
 from .base import ModelAPI
 
-#: backend -> (module, class); modules import their SDK only when used
+#: backend -> (module, class)
 _PROVIDERS = {
-    "openai": ("openai_api", "OpenAIAPI"),
+    "openai": ("openai", "OpenAIAPI"),
     "anthropic": ("anthropic_api", "AnthropicAPI"),
 }
 
 
-def create_provider(backend: str, model: str, base_urls: list[str] | None = None, **transport: object) -> ModelAPI:
-    """`transport`: how requests travel (e.g. the openai backend's `http`, `http_workers`);
-    a backend rejects settings it does not have."""
+def names() -> tuple[str, ...]:
+    return tuple(_PROVIDERS)
+
+
+def provider_class(backend: str) -> type[ModelAPI]:
     if backend not in _PROVIDERS:
         raise ConfigError(f"unknown LLM backend {backend!r}: use {' or '.join(_PROVIDERS)}")
     module, cls = _PROVIDERS[backend]
-    return getattr(import_module(f".{module}", __name__), cls)(model, base_urls, **transport)
+    return getattr(import_module(f".{module}", __name__), cls)
+
+
+def create_provider(backend: str, model: str, base_urls: list[str] | None = None,
+                    options: BaseModel | dict[str, Any] | None = None, concurrency: int = 8) -> ModelAPI:
+    """The backend's API object; `options` are its own (validated here when a dict)."""
+    cls = provider_class(backend)
+    if not isinstance(options, BaseModel):
+        from pydantic import ValidationError
+
+        try:
+            options = cls.Options(**(options or {}))
+        except ValidationError as exc:
+            errs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"bad {backend} option(s): {errs}") from None
+    return cls(model, base_urls, options, concurrency)  # type: ignore[call-arg]

@@ -5,20 +5,12 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from pydantic import BaseModel
+
+from .... import failures
 from ....errors import ConfigError
 from ..config import GenerateConfig
-from .base import (
-    BAD_RESPONSE,
-    CONNECTION,
-    SERVER_ERROR,
-    TIMEOUT,
-    CallError,
-    ModelAPI,
-    ProviderOutput,
-    is_local,
-    short,
-    status_error,
-)
+from .base import CallError, ModelAPI, ProviderOutput, is_local, short, status_error
 
 HOSTED = "https://api.anthropic.com"
 KEY_ENV = "ANTHROPIC_API_KEY"
@@ -27,8 +19,10 @@ KEY_ENV = "ANTHROPIC_API_KEY"
 class AnthropicAPI(ModelAPI):
     backend = "anthropic"
     key_env = KEY_ENV
+    json_mode = False  # the Messages API has no JSON mode
 
-    def __init__(self, model: str, base_urls: list[str] | None = None):
+    def __init__(self, model: str, base_urls: list[str] | None = None, options: BaseModel | None = None,
+                 concurrency: int = 8):
         super().__init__(model)
         urls = [u.rstrip("/") for u in base_urls or []]
         if len(urls) > 1:
@@ -97,16 +91,16 @@ class AnthropicAPI(ModelAPI):
         try:
             resp = await client.messages.create(**self.request(messages, config, seed))
         except anthropic.APITimeoutError as exc:
-            raise CallError(TIMEOUT, str(exc) or "request timed out") from None
+            raise CallError(failures.TIMEOUT, str(exc) or "request timed out") from None
         except anthropic.APIConnectionError as exc:
-            raise CallError(CONNECTION, f"{exc} ({self.endpoint})") from None
+            raise CallError(failures.CONNECTION, f"{exc} ({self.endpoint})") from None
         except anthropic.APIStatusError as exc:  # 529: Anthropic's "overloaded"
-            raise status_error(exc, SERVER_ERROR if exc.status_code == 529 else None) from None
+            raise status_error(exc, failures.SERVER_ERROR if exc.status_code == 529 else None) from None
         except (anthropic.APIResponseValidationError, ValueError, TypeError) as exc:
-            raise CallError(BAD_RESPONSE, short(str(exc))) from None
+            raise CallError(failures.BAD_RESPONSE, short(str(exc))) from None
         blocks = getattr(resp, "content", None)
         if blocks is None:
-            raise CallError(BAD_RESPONSE, f"response has no content: {short(str(resp))}")
+            raise CallError(failures.BAD_RESPONSE, f"response has no content: {short(str(resp))}")
         text = "".join(getattr(b, "text", "") for b in blocks if getattr(b, "type", "") == "text")
         usage = getattr(resp, "usage", None)
         try:

@@ -1,7 +1,9 @@
 """The provider contract: one request in, one `ProviderOutput` or one `CallError` out.
 
 Providers do no retrying, caching or logging -- `client.LLMClient` owns those -- so a
-new API is one small class: build the request, call the SDK, map its errors.
+new API is one small class: build the request, call the SDK, map its errors to the
+categories of `perrecbench.failures`. A provider with settings of its own declares them
+as a pydantic `Options` class; capabilities are class attributes (`json_mode`).
 """
 
 from __future__ import annotations
@@ -14,23 +16,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from pydantic import BaseModel, ConfigDict
+
+from .... import failures
 from ....errors import ModelError
+from ....failures import Failure
 
-if TYPE_CHECKING:  # the worker process imports this module; pydantic models stay out
+if TYPE_CHECKING:
     from ..config import GenerateConfig
-
-# failure categories of a call (a parse failure is categorised by the prompts parser)
-RATE_LIMIT = "rate_limit"
-SERVER_ERROR = "server_error"
-TIMEOUT = "timeout"
-CONNECTION = "connection"
-BAD_RESPONSE = "bad_response"  # 200 but no usable body (garbage, truncated, no choices)
-BAD_REQUEST = "bad_request"
-AUTH = "auth"
-NOT_FOUND = "not_found"
-RETRYABLE = frozenset({RATE_LIMIT, SERVER_ERROR, TIMEOUT, CONNECTION, BAD_RESPONSE})
-#: errors that will not go away by asking again: the client stops sending after one
-FATAL = frozenset({AUTH, NOT_FOUND})
 
 
 @dataclass
@@ -50,32 +43,24 @@ class CallError(Exception):
 
     def __init__(
         self,
-        category: str,
+        failure: Failure,
         detail: str,
         status: int | None = None,
         retry_after: float | None = None,
     ):
-        super().__init__(f"{category}: {detail}")
-        self.category = category
+        super().__init__(f"{failure.name}: {detail}")
+        self.failure = failure
         self.detail = detail
         self.status = status
         self.retry_after = retry_after
 
     @property
+    def category(self) -> str:
+        return self.failure.name
+
+    @property
     def retryable(self) -> bool:
-        return self.category in RETRYABLE
-
-
-def category_for_status(status: int) -> str:
-    if status == 429:
-        return RATE_LIMIT
-    if status in (401, 403):
-        return AUTH
-    if status == 404:
-        return NOT_FOUND
-    if status in (408, 409) or status >= 500:
-        return SERVER_ERROR if status != 408 else TIMEOUT
-    return BAD_REQUEST
+        return self.failure.retry
 
 
 def short(text: str, n: int = 300) -> str:
@@ -84,14 +69,14 @@ def short(text: str, n: int = 300) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def status_error(exc: Any, category: str | None = None) -> CallError:
+def status_error(exc: Any, failure: Failure | None = None) -> CallError:
     """The `CallError` for an SDK's `APIStatusError` (the openai and anthropic SDKs share
     its shape: `status_code`, `response.headers`, `message`), with `Retry-After` read."""
     from ..limits import parse_retry_after
 
     status = exc.status_code
     retry_after = parse_retry_after(exc.response.headers) if exc.response is not None else None
-    return CallError(category or category_for_status(status), short(exc.message), status, retry_after)
+    return CallError(failure or failures.for_http_status(status), short(exc.message), status, retry_after)
 
 
 def is_local(url: str | None) -> bool:
@@ -108,13 +93,31 @@ def is_local(url: str | None) -> bool:
     return ip.is_loopback or ip.is_private or ip.is_unspecified or ip.is_link_local
 
 
+class NoOptions(BaseModel):
+    """The `Options` of a provider that has none of its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class ModelAPI(ABC):
-    """One backend. `endpoint` identifies where answers come from (part of the cache key)."""
+    """One backend. `endpoint` identifies where answers come from (part of the cache key).
+
+    Constructed as `cls(model, base_urls, options, concurrency)`: `options` is an instance
+    of the class's `Options` (validated by the caller), `concurrency` the run's requests
+    in flight (a hint for providers that size pools by it)."""
 
     backend: str = "base"
+    #: the provider's own settings (a pydantic model class; `NoOptions` when it has none)
+    Options: type[BaseModel] = NoOptions
+    #: whether the backend can be asked for JSON answers (`--json-mode`)
+    json_mode: bool = True
 
     def __init__(self, model: str):
         self.model = model
+
+    def output_config(self) -> dict[str, Any]:
+        """Provider settings that change answers, for the run's config (e.g. a local adapter)."""
+        return {}
 
     @property
     @abstractmethod

@@ -1,4 +1,5 @@
-"""The OpenAI SDK's HTTP work in helper processes, so it does not share the runner's core.
+"""The OpenAI SDK's HTTP work in helper processes, so it does not share the runner's core
+(the runner's side: `WorkerPool`; the helper's side: `worker`).
 
 With many requests in flight against a fast server, the runner is CPU-bound and about
 half of its time goes to the SDK's HTTP stack (building requests, connection pools,
@@ -9,8 +10,8 @@ classified error. Keys are never sent: a worker reads them from the environment 
 inherits, as the runner would.
 
 A worker imports the SDK (about a second) as soon as it starts, before it knows its
-settings, so the CLI can start one ahead of its own imports (`..prestart`); a pool
-adopts it, or it is stopped at exit.
+settings: the pool starts its workers when the run is checked, so that import runs
+while the runner loads the benchmark.
 
 Frames are a 4-byte big-endian length plus UTF-8 JSON. The first one sets the worker up:
     -> {"http": "aiohttp", "key_env": "OPENAI_API_KEY", "urls": ["http://host/v1"]}
@@ -29,8 +30,10 @@ import subprocess
 import sys
 from typing import Any
 
-from ..prestart import spawn, take_spare
-from .base import CONNECTION, CallError
+from ..... import failures
+from ..base import CallError
+
+WORKER_MODULE = "perrecbench.models.llm.providers.openai.worker"
 
 _HEADER = 4
 
@@ -49,6 +52,14 @@ async def read_frame(reader: asyncio.StreamReader) -> Any:
         return None
 
 
+def spawn() -> subprocess.Popen:
+    """A new worker process; it waits for its settings frame. In its own session, so a
+    Ctrl-C at the terminal reaches only the runner, which stops it; if the runner dies,
+    the worker's input closes and it exits."""
+    return subprocess.Popen([sys.executable, "-m", WORKER_MODULE], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, close_fds=True, start_new_session=True)
+
+
 async def pipe_streams(read_from: Any, write_to: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Asyncio streams over two pipe ends (a child's stdout/stdin, or our own stdin/stdout)."""
     loop = asyncio.get_running_loop()
@@ -62,7 +73,7 @@ class _Worker:
     """One child process and the requests it has in flight."""
 
     def __init__(self) -> None:
-        self.proc: subprocess.Popen = take_spare() or spawn()  # a started spare saves its start-up
+        self.proc: subprocess.Popen = spawn()
         self.futures: dict[int, asyncio.Future] = {}
         self.writer: asyncio.StreamWriter | None = None
         self.reader_task: asyncio.Task | None = None
@@ -97,13 +108,13 @@ class _Worker:
                     continue
                 if "error" in msg:
                     category, detail, status, retry_after = msg["error"]
-                    fut.set_exception(CallError(category, detail, status, retry_after))
+                    fut.set_exception(CallError(failures.lookup(category), detail, status, retry_after))
                 else:
                     fut.set_result(msg["text"])
         finally:  # the worker died: its requests fail as connection errors (the client retries)
             for fut in self.futures.values():
                 if not fut.done():
-                    fut.set_exception(CallError(CONNECTION, "the HTTP worker process stopped"))
+                    fut.set_exception(CallError(failures.CONNECTION, "the HTTP worker process stopped"))
             self.futures.clear()
 
     async def close(self) -> None:
@@ -161,7 +172,7 @@ class WorkerPool:
             workers = await self._ready()
         worker = min(workers, key=lambda w: len(w.futures))
         if not worker.alive:  # it died while we were connecting: nobody would ever answer
-            raise CallError(CONNECTION, "the HTTP worker process stopped")
+            raise CallError(failures.CONNECTION, "the HTTP worker process stopped")
         self._next_id += 1
         rid = self._next_id
         fut = asyncio.get_running_loop().create_future()
@@ -171,7 +182,7 @@ class WorkerPool:
             worker.writer.write(frame({"id": rid, "url": url, "path": path, "body": body, "timeout": timeout}))
             return await fut
         except (ConnectionError, RuntimeError) as exc:
-            raise CallError(CONNECTION, f"cannot reach the HTTP worker process: {exc}") from None
+            raise CallError(failures.CONNECTION, f"cannot reach the HTTP worker process: {exc}") from None
         finally:
             worker.futures.pop(rid, None)
 
@@ -179,60 +190,3 @@ class WorkerPool:
         for w in self._workers:
             await w.close()
         self._workers = []
-
-
-# --- the worker process ------------------------------------------------------------
-
-
-async def _serve() -> None:
-    import os
-
-    try:
-        import openai  # noqa: F401  (the slow part of starting; done before the settings arrive)
-    except ImportError:
-        return  # the runner's own check names the missing extra
-    from .openai_api import SdkClients
-
-    reader, writer = await pipe_streams(sys.stdin.buffer, sys.stdout.buffer)
-    config = await read_frame(reader)
-    if config is None:  # started ahead of need and never adopted
-        return
-    clients = SdkClients(os.environ.get(config["key_env"]) or "EMPTY", config["http"])
-    try:
-        clients.warm_up(config.get("urls") or [])
-    except Exception:  # noqa: BLE001  (e.g. a missing extra: each request then reports it)
-        pass
-    tasks: set[asyncio.Task] = set()
-
-    async def handle(msg: dict[str, Any]) -> None:
-        try:
-            text = await clients.post(msg.get("url"), msg["path"], msg["body"], msg.get("timeout"))
-            out: dict[str, Any] = {"id": msg["id"], "text": text}
-        except CallError as err:
-            out = {"id": msg["id"], "error": [err.category, err.detail, err.status, err.retry_after]}
-        except Exception as exc:  # never let one request take the worker down
-            out = {"id": msg["id"], "error": [CONNECTION, f"{type(exc).__name__}: {exc}", None, None]}
-        writer.write(frame(out))
-
-    while (msg := await read_frame(reader)) is not None:
-        task = asyncio.create_task(handle(msg))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    # input closed: the runner has its answers or stopped waiting (Ctrl-C); nobody reads more
-    for task in list(tasks):
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await clients.aclose()
-
-
-def main() -> None:
-    import signal
-
-    # the worker runs in its own session (see `spawn`); should a SIGINT reach it anyway,
-    # the runner handles Ctrl-C and closes our input
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    asyncio.run(_serve())
-
-
-if __name__ == "__main__":
-    main()

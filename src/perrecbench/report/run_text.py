@@ -1,0 +1,75 @@
+"""How a run's figures read on the terminal: usage while it runs, the dry-run estimate,
+and the end-of-run summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..models.base import UsageStats
+from ..models.llm.estimate import Estimate
+from ..run.summary import DirOutcome
+
+
+def fmt_tokens(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
+
+
+def fmt_cost(cost: float | None) -> str:
+    return "?" if cost is None else f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+
+
+def stats_text(stats: UsageStats) -> str:
+    """One short line of usage for the progress bar ("" for models that make no calls)."""
+    if not stats.calls:
+        return ""
+    parts = [
+        f"req {stats.requests}",
+        f"cached {stats.cache_hits}",
+        f"tok {fmt_tokens(stats.prompt_tokens)}/{fmt_tokens(stats.completion_tokens)}",
+        fmt_cost(stats.cost_usd),
+    ]
+    if stats.retries:
+        parts.append(f"retries {stats.retries}")
+    failures = sum(stats.failures.values())
+    if failures:
+        parts.append(f"failed calls {failures}")
+    return " · ".join(parts)
+
+
+def estimate_lines(est: Estimate, prices_as_of: str) -> list[str]:
+    lines = [f"[bold]dry run[/bold]: {est.model} · {est.method} · {est.questions} questions"]
+    for level, lv in est.per_level.items():
+        lines.append(
+            f"  {level:<7} {lv['questions']:>5} questions  {lv['requests']:>7} requests  "
+            f"~{fmt_tokens(lv['prompt_tokens'])} prompt + ~{fmt_tokens(lv['output_tokens'])} output tokens"
+        )
+    lines.append(
+        f"  total   {est.requests} requests ({est.cached} already cached), "
+        f"~{fmt_tokens(est.prompt_tokens)} prompt + ~{fmt_tokens(est.output_tokens)} output tokens, "
+        f"cost ~{fmt_cost(est.cost_usd)}"
+        + ("" if est.cost_usd is not None else " (no price known for this model; add one with --prices FILE)")
+    )
+    lines.extend(f"  [dim]{note}[/dim]" for note in [*est.notes, f"prices as of {prices_as_of}"])
+    return lines
+
+
+def summary_lines(outcomes: Sequence[DirOutcome]) -> list[str]:
+    """A line per run directory, then what a rerun would do about the failures."""
+    lines = []
+    for o in outcomes:
+        by_cat = ", ".join(f"{c} {n}" for c, n in o.categories.most_common())
+        cost = o.cost_text()
+        lines.append(f"{o.run_dir}: {o.ok} ok, {o.failed} failed" + (f" ({by_cat})" if by_cat else "")
+                     + f" of {o.total} questions" + (f"; {cost}" if cost else ""))
+    if sum(o.reaskable for o in outcomes):
+        lines.append("[dim]questions that failed in transport are asked again when you rerun the same "
+                     "command[/dim]")
+    unparsed = sum(o.unparsed for o in outcomes)
+    if unparsed:
+        lines.append(f"[dim]{unparsed} answers did not parse; after a parser fix, rerun with --reask all "
+                     "(their replies come from the cache)[/dim]")
+    internal = sum(o.internal for o in outcomes)
+    if internal:
+        lines.append(f"[yellow]{internal} questions failed on an internal error (see failure_detail in "
+                     "predictions.jsonl); they are not asked again unless you rerun with --reask all[/yellow]")
+    return lines

@@ -1,0 +1,128 @@
+"""From what a user asked for (`perrecbench run`'s flags) to jobs for the runner.
+
+The CLI only binds arguments into a `RunRequest`; everything that decides what runs
+lives here: which methods and run directories, which flags are LLM options (and that a
+baseline takes none), one shared LLM for all methods, how many questions to keep open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import LEVELS, METHODS
+from ..bench import Benchmark
+from ..errors import ConfigError
+from ..models.base import Recommender
+from ..models.registry import create_model, is_llm
+from .reask import check_policy
+from .runner import DEFAULT_CONCURRENCY, Job, ProgressFn, RunSummary, run_jobs
+
+
+def parse_levels(text: str | None) -> list[str] | None:
+    """`easy,hard` -> the levels; None for all."""
+    if not text:
+        return None
+    out = [lv.strip() for lv in text.split(",") if lv.strip()]
+    bad = [lv for lv in out if lv not in LEVELS]
+    if bad:
+        raise ConfigError(f"unknown level(s) {bad}; choose from {', '.join(LEVELS)}")
+    return out
+
+
+def parse_methods(text: str) -> list[str]:
+    """`point`, `point,list` or `all` -> methods in the given order, each once."""
+    names = list(METHODS) if text.strip() == "all" else [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in names if m not in METHODS]
+    if bad or not names:
+        raise ConfigError(f"unknown --method {text!r}; choose from {', '.join(METHODS)} (comma-separated) or all")
+    return list(dict.fromkeys(names))
+
+
+def parse_option_pairs(pairs: Sequence[str]) -> dict[str, Any]:
+    """`--option key=value`; values are JSON when they parse (3, true, [..]), else strings."""
+    out: dict[str, Any] = {}
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option expects key=value, got {p!r}")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except ValueError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def run_dirs_for(out: Path, methods: Sequence[str]) -> list[Path]:
+    """Where each method's run goes: OUT for one method; OUT/<method> for several,
+    unless OUT contains `{method}`, which is replaced."""
+    if "{method}" in str(out):
+        return [Path(str(out).replace("{method}", m)) for m in methods]
+    if len(methods) == 1:
+        return [out]
+    return [out / m for m in methods]
+
+
+@dataclass
+class RunRequest:
+    """What `perrecbench run` was asked: `llm_flags` are the LLM-only flags that were set
+    (None values are dropped), `options` the `--option key=value` pairs."""
+
+    bench: Path
+    model: str
+    methods: list[str]
+    out: Path
+    levels: list[str] | None = None
+    split: str = "test"
+    limit: int | None = None
+    max_concurrency: int = DEFAULT_CONCURRENCY
+    reask: str = "transient"
+    options: dict[str, Any] = field(default_factory=dict)
+    llm_flags: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_policy(self.reask)
+        self.llm_flags = {k: v for k, v in self.llm_flags.items() if v is not None}
+        if not is_llm(self.model) and self.llm_flags:
+            names = ", ".join("--" + key.replace("_", "-") for key in self.llm_flags)
+            raise ConfigError(f"{names}: LLM option(s), not for {self.model}; baselines take --option key=value")
+
+    @property
+    def run_dirs(self) -> list[Path]:
+        return run_dirs_for(self.out, self.methods)
+
+    def model_options(self) -> dict[str, Any]:
+        """The options the model is created with."""
+        if not is_llm(self.model):
+            return dict(self.options)
+        return {**self.options, **self.llm_flags, "max_concurrency": self.max_concurrency}
+
+    def questions_at_once(self) -> int:
+        """LLMs keep more questions open than request slots, so slots never wait on
+        prompt building; a baseline answers `max_concurrency` questions at once."""
+        return self.max_concurrency * 2 if is_llm(self.model) else self.max_concurrency
+
+    def create_jobs(self) -> tuple[Recommender, list[Job]]:
+        """The model (checked: a missing key or SDK stops here, before any run directory
+        exists) and one job per method. An LLM is shared by the methods (one connection,
+        cache and limiter); a baseline is cheap to make, and one per method keeps its
+        state (e.g. a random stream) per run."""
+        options = self.model_options()
+        model = create_model(self.model, options)
+        model.check()
+        jobs = [Job(model if (is_llm(self.model) or i == 0) else create_model(self.model, options), m, d)
+                for i, (m, d) in enumerate(zip(self.methods, self.run_dirs, strict=True))]
+        return model, jobs
+
+
+def execute(request: RunRequest, progress: ProgressFn | None = None) -> tuple[Recommender, list[RunSummary]]:
+    """Run the request; returns the (first) model, for its usage figures, and the summaries."""
+    bench = Benchmark(request.bench)
+    model, jobs = request.create_jobs()
+    summaries = run_jobs(jobs, bench, levels=request.levels, split=request.split,
+                         max_concurrency=request.questions_at_once(), limit=request.limit,
+                         reask=request.reask, progress=progress)
+    return model, summaries
