@@ -69,9 +69,10 @@ class BenchManifest(StoredRecord):
         return self.source or (str(self.inputs["source"]) if "source" in self.inputs else None)
 
     def to_data(self) -> dict[str, Any]:
-        # counts keep the keys a source wrote, and only those
-        data = super().to_data()
-        data["counts"] = self.counts.model_dump(mode="json", exclude_none=True)
+        """The fields the source gave (and only those: a manifest reads back byte for byte)."""
+        data = self.model_dump(mode="json", exclude_unset=True)
+        if "counts" in data:
+            data["counts"] = self.counts.model_dump(mode="json", exclude_unset=True)
         return data
 
 

@@ -52,9 +52,9 @@ class StoredRecord(BaseModel):
     def from_data(cls: type[R], data: Any, path: Path | str = "<memory>") -> R:
         if not isinstance(data, dict):
             raise BenchmarkError(f"{path}: expected a JSON object for a {cls.KIND}")
-        check_version(path, data.get("format_version"), cls.FORMAT, cls.KIND)
+        version = check_version(path, data.get("format_version"), cls.FORMAT, cls.KIND)
         try:
-            return cls.model_validate(data)
+            return cls.model_validate({**data, "format_version": version})
         except ValidationError as exc:
             raise BenchmarkError(f"{path}: not a valid {cls.KIND} ({validation_message(exc)})") from None
 

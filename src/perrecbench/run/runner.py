@@ -133,19 +133,32 @@ async def run_jobs_async(
     benchmark (any `PerRecBenchError`) stops the run; a bug in a model is recorded as
     an `internal` failure of its question and the run goes on.
     """
-    if not jobs:
-        raise ConfigError("nothing to run")
-    dirs = [Path(j.run_dir).resolve() for j in jobs]
-    if len(set(dirs)) != len(dirs):
-        raise ConfigError("two jobs write into the same run directory")
-    levels = levels or bench.available(split)
-    if not levels:
-        raise ConfigError(f"{bench.path} has no {split} questions")
-    for j in jobs:  # every job is checked before any run directory is created
-        if j.method not in j.model.methods:
-            raise ConfigError(f"{j.model.name} does not support method {j.method!r} (supports {j.model.methods})")
     models = _distinct([j.model for j in jobs])
-    routers = _routers(jobs, models)
+    routers: list[CallRouter] = []
+    try:
+        if not jobs:
+            raise ConfigError("nothing to run")
+        dirs = [Path(j.run_dir).resolve() for j in jobs]
+        if len(set(dirs)) != len(dirs):
+            raise ConfigError("two jobs write into the same run directory")
+        levels = levels or bench.available(split)
+        if not levels:
+            raise ConfigError(f"{bench.path} has no {split} questions")
+        for j in jobs:  # every job is checked before any run directory is created
+            if j.method not in j.model.methods:
+                raise ConfigError(f"{j.model.name} does not support method {j.method!r} (supports {j.model.methods})")
+        routers = _routers(jobs, models)
+        return await _run(jobs, models, routers, bench, levels, split, max_concurrency, limit, reask, progress)
+    finally:  # also when setting up failed: a model may hold helper processes since check()
+        for m in models:
+            await m.aclose()
+        for r in routers:
+            r.close()
+
+
+async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[CallRouter], bench: Benchmark,
+               levels: list[str], split: str, max_concurrency: int, limit: int | None, reask: ReaskPolicy,
+               progress: ProgressFn | None) -> list[RunSummary]:
     questions = {lv: bench.questions(split, lv) for lv in levels}
     if limit is not None:
         questions = {lv: qs[:limit] for lv, qs in questions.items()}
@@ -239,10 +252,6 @@ async def run_jobs_async(
         elapsed = time.monotonic() - start
         for s in summaries:
             s.elapsed_s, s.interrupted = elapsed, interrupted
-        for m in models:
-            await m.aclose()
-        for r in routers:
-            r.close()
     return summaries
 
 

@@ -109,7 +109,7 @@ def import_release_results(
         report.written += 1
         if not pred.ok:
             report.failed += 1
-            report.failures[f"{pred.failure}: {(pred.failure_detail or '').split(':')[0]}"] += 1
+            report.failures[str(pred.failure)] += 1
     report.missing = len(by_item) - len({r.prediction.question_id for r in new})
     if not new:
         raise InputDataError(

@@ -94,7 +94,7 @@ def _check_invariants(bench: Benchmark, params: BuildParams) -> int:
 def test_movielens_invariants(ml_bench):
     bench, params = ml_bench
     assert _check_invariants(bench, params) > 300
-    counts = bench.manifest["counts"]["questions"]["test"]
+    counts = bench.manifest.counts.questions["test"]
     assert counts == {"easy": 60, "medium": 60, "hard": 60}
     test_items = [{q.item_id for q in bench.questions("test", lv)} for lv in ("easy", "medium", "hard")]
     assert test_items[0] == test_items[1] == test_items[2], "same query items at every level"

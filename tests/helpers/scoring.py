@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perrecbench.bench import questions_file, write_manifest, write_questions
-from perrecbench.run.rundir import PredictionRecord, RunDir, bench_fingerprint
-from perrecbench.types import Member, Prediction, Question
+from perrecbench import failures
+from perrecbench.bench import bench_fingerprint, questions_file, write_manifest, write_questions
+from perrecbench.records import Prediction, PredictionLine, RunManifest
+from perrecbench.run.rundir import RunDir
+from perrecbench.types import Member, Question
 
 
 def member(uid: str, rel: float, avg: float = 3.0, ts: int = 1_000, history_len: int = 0) -> Member:
@@ -32,25 +34,20 @@ def make_bench(path: Path, questions: dict[str, list[Question]], name: str = "ha
 
 def make_run(
     path: Path, bench: Path, model: str, method: str, preds: dict[str, list[Prediction]],
-    model_config: dict | None = None,
+    model_config: dict | None = None, variant: str | None = None,
 ) -> Path:
-    """`preds`: level -> predictions (question ids must match the bench)."""
+    """`preds`: level -> predictions (question ids must match the bench). Without a
+    `variant`, the run reads as one recorded before runs carried their label."""
     rd = RunDir(path)
-    manifest = {
-        "model": model,
-        "method": method,
-        "split": "test",
-        "bench": str(bench.resolve()),
-        "bench_fingerprint": bench_fingerprint(bench),
-        "levels": sorted(preds),
-    }
-    if model_config is not None:
-        manifest["model_config"] = model_config
-    rd.write_manifest(manifest)
+    rd.write_manifest(RunManifest(
+        model=model, method=method, split="test", bench=str(bench.resolve()),
+        bench_fingerprint=bench_fingerprint(bench), levels=sorted(preds), model_config=model_config or {},
+        variant=variant,
+    ))
     with rd.appender() as fh:
         for level, ps in preds.items():
             for p in ps:
-                fh.write(PredictionRecord(level, "test", p).to_json() + "\n")
+                fh.write(PredictionLine(level=level, split="test", prediction=p).to_json() + "\n")
     return path
 
 
@@ -59,7 +56,7 @@ def ordered(qid: str, order: list[int]) -> Prediction:
 
 
 def failed(qid: str) -> Prediction:
-    return Prediction(question_id=qid, status="failed", failure="format")
+    return Prediction.failed(qid, failures.NO_ANSWER, "no answer in the reply")
 
 
 def pointwise(q: Question, ratings: list[float]) -> Prediction:

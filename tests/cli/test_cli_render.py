@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import typer
-from test_profiles import make_bench
+from helpers.profile_bench import make_bench
 from typer.testing import CliRunner
 
 from perrecbench.cli import prompt_cmd

@@ -7,15 +7,17 @@ import json
 import numpy as np
 import pytest
 from conftest import shared_path
+from helpers.scoring import write_release
 from scipy.stats import kendalltau
-from scoring_helpers import write_release
 
 from perrecbench import LEVELS
 from perrecbench.bench import Benchmark
-from perrecbench.data import release
 from perrecbench.errors import ConfigError, InputDataError
+from perrecbench.interop import release
+from perrecbench.records import ScoreRow
 from perrecbench.run.rundir import RunDir
-from perrecbench.score import scorer
+from perrecbench.score.runs import load_run
+from perrecbench.score.scoring import score_run
 
 OUTPUTS = ("reference", "official-samples", "outputs")
 FILE_METHOD = {"point": "point", "pair": "pair", "group": "list"}
@@ -52,10 +54,10 @@ def test_import_questions_follow_first_group(small_release, small_bench):
             assert [u.avg_rating for u in q.users] == [m["avg_rating"] for m in gs[0]]
             assert [u.history_len for u in q.users] == [m["history_len"] for m in gs[0]]
         assert len(bench.questions("heldout", level)) == 3
-    assert bench.manifest["source"] == "authors-release"
-    assert bench.manifest["params"]["user_mean"] == "all"
-    assert bench.manifest["params"]["timestamps"] == "synthesized"
-    assert bench.manifest["counts"]["history_len_mismatches"] == 0
+    assert bench.manifest.source == "authors-release"
+    assert bench.manifest.params["user_mean"] == "all"
+    assert bench.manifest.params["timestamps"] == "synthesized"
+    assert bench.manifest.counts.history_len_mismatches == 0
 
 
 def test_synthesized_timestamps_put_history_len_entries_before(small_release, small_bench):
@@ -183,15 +185,15 @@ def test_prediction_file_failures_missing_and_unknown(small_bench, tmp_path):
         small_bench, pred, "group", "medium", "m", tmp_path / "run"
     )
     assert (rep.written, rep.failed, rep.unknown_items, rep.missing) == (3, 2, 1, 1)
-    assert rep.failures == {"format_not_correct": 1, "invalid_ranking": 1}
+    assert rep.failures == {"no_answer": 1, "not_a_permutation": 1}
     recs = {
         r.prediction.question_id: r.prediction for r in RunDir(tmp_path / "run").read_predictions()
     }
     assert recs["medium-A1"].order == [1, 0, 2]
-    assert recs["medium-A2"].failure == "format_not_correct"
-    run = scorer.load_run(tmp_path / "run")
-    assert run.method == "list" and run.manifest["bench_fingerprint"]
-    tau = next(r for r in scorer.score_run(run, n_resamples=50) if r.metric == "tau-b")
+    assert recs["medium-A2"].failure == "no_answer" and "format_not_correct" in recs["medium-A2"].failure_detail
+    run = load_run(tmp_path / "run")
+    assert run.method == "list" and run.manifest.bench_fingerprint
+    tau = next(r for r in score_run(run, n_resamples=50) if r.metric == "tau-b")
     assert (tau.n_questions, tau.n_failed, tau.n_missing) == (4, 2, 1)
     true_scores = qs["A1"].true_scores()
     from perrecbench.score.metrics import tau_b_order
@@ -205,7 +207,7 @@ def test_prediction_file_failures_missing_and_unknown(small_bench, tmp_path):
     rep = release.import_release_results(
         small_bench, point, "point", "medium", "m", tmp_path / "prun"
     )
-    assert rep.failures == {"format_not_correct": 1, "wrong_length": 1}
+    assert rep.failures == {"no_answer": 1, "invalid_answer": 1}
     recs = {
         r.prediction.question_id: r.prediction for r in RunDir(tmp_path / "prun").read_predictions()
     }
@@ -224,8 +226,8 @@ def test_levels_merge_into_one_run_and_reimport_replaces(small_bench, tmp_path):
     release.import_release_results(small_bench, hard, "pair", "hard", "m", out)
     release.import_release_results(small_bench, easy, "pair", "easy", "m", out)
     rd = RunDir(out)
-    assert rd.read_manifest()["levels"] == ["easy", "hard"]
-    assert set(rd.read_manifest()["imported_from"]) == {"easy", "hard"}
+    assert rd.read_manifest().levels == ["easy", "hard"]
+    assert set(rd.read_manifest().imported_from) == {"easy", "hard"}
     lines = (out / "predictions.jsonl").read_text().splitlines()
     assert len(lines) == 3
     with pytest.raises(Exception, match="different run"):
@@ -252,7 +254,7 @@ def test_released_outputs_score_with_both_metrics(tmp_path):
     bench_dir = tmp_path / "bench"
     release.import_release(tmp_path / "rel", bench_dir)
     bench = Benchmark(bench_dir)
-    scores: dict[tuple[str, str, str], scorer.ScoreRow] = {}
+    scores: dict[tuple[str, str, str], ScoreRow] = {}
     for level in LEVELS:
         for tag, method in FILE_METHOD.items():
             run_dir = tmp_path / f"run-{method}"
@@ -266,10 +268,10 @@ def test_released_outputs_score_with_both_metrics(tmp_path):
             )
             assert (rep.written, rep.failed, rep.missing, rep.unknown_items) == (200, 0, 0, 0)
     for method in FILE_METHOD.values():
-        run = scorer.load_run(tmp_path / f"run-{method}")
+        run = load_run(tmp_path / f"run-{method}")
         assert run.levels == ["easy", "medium", "hard"]
         for metric in ("tau-b", "official-v1"):
-            for r in scorer.score_run(run, metric, n_resamples=100, extra=False):
+            for r in score_run(run, metric, n_resamples=100, extra=False):
                 assert (r.n_questions, r.n_failed, r.n_missing) == (200, 0, 0)
                 scores[(r.level, method, metric)] = r
     for method in FILE_METHOD.values():

@@ -6,10 +6,17 @@ import math
 import shutil
 
 import pytest
-from scoring_helpers import failed, make_bench, make_run, ordered, pointwise, question
+from helpers.scoring import failed, make_bench, make_run, ordered, pointwise, question
 
+from perrecbench import failures
 from perrecbench.errors import BenchmarkError, ConfigError
-from perrecbench.score import scorer
+from perrecbench.models.llm.options import variant_from_config
+from perrecbench.records import PairStats, Prediction, ScoreRow
+from perrecbench.run.costs import CALLS, INCONSISTENCY
+from perrecbench.score.averages import cell_averages
+from perrecbench.score.compare import compare_runs
+from perrecbench.score.runs import load_run, load_runs
+from perrecbench.score.scoring import score_run, score_runs
 
 # medium questions; member order is not the true order
 Q1 = question("medium", "i1", [0.5, 1.5, -1.0])  # true order [1, 0, 2]
@@ -34,12 +41,12 @@ def test_failed_counts_zero_in_tau_b_and_is_skipped_in_official(bench, tmp_path)
         "list",
         {"medium": [ordered(Q1.id, [1, 0, 2]), failed(Q2.id)]},
     )
-    loaded = scorer.load_run(run)
-    tau = rows_by_metric(scorer.score_run(loaded, "tau-b"))[("medium", "tau-b")]
+    loaded = load_run(run)
+    tau = rows_by_metric(score_run(loaded, "tau-b"))[("medium", "tau-b")]
     assert tau.score == pytest.approx(1 / 3)  # (1 + 0 failed + 0 missing) / 3
     assert (tau.n_questions, tau.n_failed, tau.n_missing, tau.n_scored) == (3, 1, 1, 3)
     assert tau.failure_policy == "failed=0"
-    off = rows_by_metric(scorer.score_run(loaded, "official-v1"))[("medium", "official-v1")]
+    off = rows_by_metric(score_run(loaded, "official-v1"))[("medium", "official-v1")]
     assert off.score == pytest.approx(1.0)
     assert (off.n_questions, off.n_failed, off.n_missing, off.n_scored) == (3, 1, 1, 1)
     assert off.failure_policy == "failed=skipped"
@@ -60,7 +67,7 @@ def test_same_denominator_for_every_model(bench, tmp_path):
             ]
         },
     )
-    rows = scorer.score_runs(scorer.load_runs([a, b]), "tau-b", n_resamples=200)
+    rows = score_runs(load_runs([a, b]), "tau-b", n_resamples=200)
     taus = {r.model: r for r in rows if r.metric == "tau-b"}
     assert taus["a"].n_questions == taus["b"].n_questions == 3
     assert taus["a"].score == pytest.approx(1 / 3)
@@ -71,11 +78,11 @@ def test_same_denominator_for_every_model(bench, tmp_path):
 def test_tau_b_and_official_differ_on_three_users(tmp_path):
     q = question("medium", "x", [1.0, -1.0, 0.0])  # ids best first: [1, 3, 2]
     bench = make_bench(tmp_path / "bench", {"medium": [q]})
-    run = scorer.load_run(
+    run = load_run(
         make_run(tmp_path / "r", bench, "m", "pair", {"medium": [ordered(q.id, [2, 0, 1])]})
     )
-    tau = rows_by_metric(scorer.score_run(run, "tau-b"))[("medium", "tau-b")]
-    off = rows_by_metric(scorer.score_run(run, "official-v1"))[("medium", "official-v1")]
+    tau = rows_by_metric(score_run(run, "tau-b"))[("medium", "tau-b")]
+    off = rows_by_metric(score_run(run, "official-v1"))[("medium", "official-v1")]
     assert tau.score == pytest.approx(1 / 3)  # SPEC 5 example: [3,1,2] vs [1,3,2]
     assert off.score == pytest.approx(-1.0)
 
@@ -88,7 +95,7 @@ def test_exact_and_pair_accuracy_rows(bench, tmp_path):
         "list",
         {"medium": [ordered(Q1.id, [1, 0, 2]), ordered(Q2.id, [2, 0, 1])]},
     )
-    rows = rows_by_metric(scorer.score_run(scorer.load_run(run), n_resamples=100))
+    rows = rows_by_metric(score_run(load_run(run), n_resamples=100))
     assert rows[("medium", "exact")].score == pytest.approx(1 / 3)
     # Q1 3/3 pairs, Q2 2/3 pairs, Q3 missing = 0
     assert rows[("medium", "pair_acc")].score == pytest.approx((1 + 2 / 3 + 0) / 3)
@@ -100,8 +107,8 @@ def test_pointwise_rows(tmp_path):
     q2 = question("easy", "p2", [-1.0, 0.5], avgs=[3.5, 2.5])  # true ratings 2.5, 3.0
     bench = make_bench(tmp_path / "bench", {"easy": [q1, q2]})
     preds = [pointwise(q1, [5.0, 3.0]), pointwise(q2, [3.0, 3.0])]
-    run = scorer.load_run(make_run(tmp_path / "r", bench, "m", "point", {"easy": preds}))
-    rows = rows_by_metric(scorer.score_run(run, n_resamples=200))
+    run = load_run(make_run(tmp_path / "r", bench, "m", "point", {"easy": preds}))
+    rows = rows_by_metric(score_run(run, n_resamples=200))
     errors = [1.0, -0.5, 0.5, 0.0]
     assert rows[("easy", "mae")].score == pytest.approx(sum(abs(e) for e in errors) / 4)
     assert rows[("easy", "rmse")].score == pytest.approx(math.sqrt(sum(e * e for e in errors) / 4))
@@ -113,40 +120,41 @@ def test_pointwise_rows(tmp_path):
     assert rows[("easy", "mae")].failure_policy == "failed=excluded"
     # tau from predicted relative ratings: q1 right, q2 right (-0.5 < 0.5)
     assert rows[("easy", "tau-b")].score == pytest.approx(1.0)
-    official = scorer.score_run(run, "official-v1", n_resamples=50, extra=False)
+    official = score_run(run, "official-v1", n_resamples=50, extra=False)
     assert [r.score for r in official] == [1.0]
 
 
 def test_pointwise_tie_is_zero_in_tau_b_but_broken_by_argsort_in_official(tmp_path):
     q = question("easy", "t", [-1.0, 1.0])  # true ids best first: [2, 1]
     bench = make_bench(tmp_path / "bench", {"easy": [q]})
-    run = scorer.load_run(
+    run = load_run(
         make_run(tmp_path / "r", bench, "m", "point", {"easy": [pointwise(q, [4.0, 4.0])]})
     )
-    assert rows_by_metric(scorer.score_run(run, "tau-b"))[("easy", "tau-b")].score == 0.0
-    assert rows_by_metric(scorer.score_run(run, "tau-b"))[("easy", "exact")].score == 0.0
+    assert rows_by_metric(score_run(run, "tau-b"))[("easy", "tau-b")].score == 0.0
+    assert rows_by_metric(score_run(run, "tau-b"))[("easy", "exact")].score == 0.0
     # argsort([0, 0]) reversed -> ids [2, 1]: the release counts the tie as a correct answer
     assert (
-        rows_by_metric(scorer.score_run(run, "official-v1"))[("easy", "official-v1")].score == 1.0
+        rows_by_metric(score_run(run, "official-v1"))[("easy", "official-v1")].score == 1.0
     )
 
 
 def test_invalid_order_counts_as_failed(bench, tmp_path):
     run = make_run(tmp_path / "r", bench, "m", "list", {"medium": [ordered(Q1.id, [0, 0, 1])]})
-    tau = rows_by_metric(scorer.score_run(scorer.load_run(run)))[("medium", "tau-b")]
+    tau = rows_by_metric(score_run(load_run(run)))[("medium", "tau-b")]
     assert tau.n_failed == 1 and tau.n_missing == 2 and tau.score == 0.0
 
 
 def test_cell_averages_flag_incomplete(bench, tmp_path):
     rows = [
-        scorer.ScoreRow("m", meth, lv, "tau-b", 0.1 * i, 0, 0, 1, 0, 0, 1, "failed=0", "r")
+        ScoreRow(model="m", method=meth, level=lv, metric="tau-b", score=0.1 * i, ci_low=0, ci_high=0,
+                 n_questions=1, n_failed=0, n_missing=0, n_scored=1, failure_policy="failed=0", run="r")
         for i, (lv, meth) in enumerate(
             (lv, meth) for lv in ("easy", "medium", "hard") for meth in ("point", "pair", "list")
         )
     ]
-    (avg,) = scorer.cell_averages(rows, "tau-b")
+    (avg,) = cell_averages(rows, "tau-b")
     assert avg.complete and avg.n_cells == 9 and avg.score == pytest.approx(0.4)
-    (part,) = scorer.cell_averages(rows[:2], "tau-b")
+    (part,) = cell_averages(rows[:2], "tau-b")
     assert not part.complete and part.n_cells == 2 and part.score == pytest.approx(0.05)
 
 
@@ -157,11 +165,11 @@ def test_compare_runs(bench, tmp_path):
     bad = {
         "medium": [ordered(Q1.id, [2, 0, 1]), ordered(Q2.id, [0, 1, 2]), ordered(Q3.id, [1, 2, 0])]
     }
-    a = scorer.load_run(make_run(tmp_path / "a", bench, "a", "list", good))
-    b = scorer.load_run(make_run(tmp_path / "b", bench, "b", "list", bad))
-    (same,) = scorer.compare_runs(a, a)
+    a = load_run(make_run(tmp_path / "a", bench, "a", "list", good))
+    b = load_run(make_run(tmp_path / "b", bench, "b", "list", bad))
+    (same,) = compare_runs(a, a)
     assert same.diff == 0.0 and same.p_value == 1.0 and same.n == 3
-    (diff,) = scorer.compare_runs(a, b, n_resamples=200)
+    (diff,) = compare_runs(a, b, n_resamples=200)
     assert diff.diff == pytest.approx(diff.score_a - diff.score_b)
     assert diff.diff > 1.0 and diff.exact_p
     assert diff.p_value == pytest.approx(2 / 8)  # 3 positive differences, exact enumeration
@@ -171,18 +179,18 @@ def test_fingerprint_mismatch_and_missing_bench(bench, tmp_path):
     run = make_run(tmp_path / "r", bench, "m", "list", {"medium": [ordered(Q1.id, [1, 0, 2])]})
     other = make_bench(tmp_path / "other", {"medium": [Q1]}, name="other")
     with pytest.raises(BenchmarkError, match="different benchmark"):
-        scorer.load_run(run, other)
+        load_run(run, other)
     moved = tmp_path / "moved"
     shutil.move(str(bench), moved)
     with pytest.raises(BenchmarkError, match="--bench"):
-        scorer.load_run(run)
-    assert scorer.load_run(run, moved).levels == [
+        load_run(run)
+    assert load_run(run, moved).levels == [
         "medium"
     ]  # same manifest bytes -> same fingerprint
     with pytest.raises(ConfigError):
-        scorer.score_run(scorer.load_run(run, moved), "kendall")
+        score_run(load_run(run, moved), "kendall")
     with pytest.raises(BenchmarkError):
-        scorer.load_run(tmp_path / "nope")
+        load_run(tmp_path / "nope")
 
 
 def test_stray_answers_are_warned_and_ignored(bench, tmp_path):
@@ -193,9 +201,11 @@ def test_stray_answers_are_warned_and_ignored(bench, tmp_path):
         "list",
         {"medium": [ordered(Q1.id, [1, 0, 2]), ordered("medium-zzz", [0, 1, 2])]},
     )
-    loaded = scorer.load_run(run)
-    assert len(loaded.warnings) == 1 and "1 medium answers match no question" in loaded.warnings[0]
-    tau = rows_by_metric(scorer.score_run(loaded))[("medium", "tau-b")]
+    loaded = load_run(run)
+    stray, incomplete = loaded.warnings
+    assert "1 medium answers match no question" in stray
+    assert "incomplete, 2 of its 3 medium questions have no answer" in incomplete
+    tau = rows_by_metric(score_run(loaded))[("medium", "tau-b")]
     assert tau.n_missing == 2 and tau.score == pytest.approx(1 / 3)
 
 
@@ -207,7 +217,7 @@ def test_leaderboard_labels_two_runs_of_one_model(bench, tmp_path):
     c = make_run(
         tmp_path / "run-c", bench, "other", "pair", {"medium": [ordered(Q1.id, [1, 0, 2])]}
     )
-    rows = scorer.score_runs(scorer.load_runs([a, b, c]), n_resamples=0, extra=False)
+    rows = score_runs(load_runs([a, b, c]), n_resamples=0, extra=False)
     board = build_leaderboard(rows)
     labels = [r.label for r in board.rows]
     assert sorted(labels) == ["m (run-a)", "m (run-b)", "other"]
@@ -227,9 +237,8 @@ LLM_DEFAULTS = {"backend": "openai", "samples": 1, "pair_strategy": "heap", "cot
     ({"pair_strategy": "allpairs", "k": 8, "rel_rating": True, "prompt_set": "official"},
      "no profile, official prompts, allpairs, k=8, relative ratings"),
 ])
-def test_run_variant_says_how_an_llm_run_was_set_up(changes, label):
-    assert scorer.run_variant({**LLM_DEFAULTS, **changes}) == label
-    assert scorer.run_variant({}) == ""  # a baseline has no LLM settings
+def test_an_llm_run_is_labelled_by_its_settings(changes, label):
+    assert variant_from_config({**LLM_DEFAULTS, **changes}) == label
 
 
 def test_runs_without_profiles_and_with_offline_profiles_are_labelled_apart(bench, tmp_path):
@@ -239,7 +248,7 @@ def test_runs_without_profiles_and_with_offline_profiles_are_labelled_apart(benc
     a = make_run(tmp_path / "a", bench, "m", "list", preds, LLM_DEFAULTS)
     b = make_run(tmp_path / "b", bench, "m", "list", preds, {**LLM_DEFAULTS, "profile": "offline"})
     c = make_run(tmp_path / "c", bench, "baseline/bias", "list", preds, {"name": "bias"})
-    rows = scorer.score_runs(scorer.load_runs([a, b, c]), n_resamples=0, extra=False)
+    rows = score_runs(load_runs([a, b, c]), n_resamples=0, extra=False)
     labels = sorted(r.label for r in build_leaderboard(rows).rows)
     assert labels == ["baseline/bias", "m [no profile]", "m [offline profile]"]
     assert "m [offline profile]" in render_detail(rows, width=250)  # text, not rich markup
@@ -251,25 +260,23 @@ def test_runs_without_profiles_and_with_offline_profiles_are_labelled_apart(benc
 
 
 def test_calls_per_question_and_pair_inconsistency_rows(bench, tmp_path):
-    from perrecbench.types import Prediction
-
     def pair(qid, order, calls, rate):
-        return Prediction(question_id=qid, order=order, n_calls=calls, extra={"inconsistency_rate": rate})
+        return Prediction(question_id=qid, order=order, n_calls=calls, pairs=PairStats(inconsistency_rate=rate))
 
     preds = [pair(Q1.id, [1, 0, 2], 6, 0.0), pair(Q2.id, [2, 1, 0], 8, 0.5),
-             Prediction(question_id=Q3.id, status="failed", failure="format", n_calls=10)]
+             Prediction.failed(Q3.id, failures.NO_ANSWER, n_calls=10)]
     run = make_run(tmp_path / "p", bench, "m", "pair", {"medium": preds}, LLM_DEFAULTS)
-    rows = rows_by_metric(scorer.score_run(scorer.load_run(run), n_resamples=200))
-    calls = rows[("medium", scorer.CALLS)]
+    rows = rows_by_metric(score_run(load_run(run), n_resamples=200))
+    calls = rows[("medium", CALLS)]
     assert calls.score == pytest.approx(8.0) and calls.n_scored == 3  # failed answers cost calls too
     assert calls.ci_low <= 8.0 <= calls.ci_high
-    inc = rows[("medium", scorer.INCONSISTENCY)]
+    inc = rows[("medium", INCONSISTENCY)]
     assert inc.score == pytest.approx(0.25) and inc.n_scored == 2  # the failed one has no rate
     assert rows[("medium", "tau-b")].n_scored == 3  # ranking rows unchanged
     listwise = make_run(tmp_path / "l", bench, "m", "list",
                         {"medium": [Prediction(question_id=Q1.id, order=[1, 0, 2], n_calls=1)]}, LLM_DEFAULTS)
-    metrics = {r.metric for r in scorer.score_run(scorer.load_run(listwise), n_resamples=0)}
-    assert scorer.CALLS in metrics and scorer.INCONSISTENCY not in metrics
+    metrics = {r.metric for r in score_run(load_run(listwise), n_resamples=0)}
+    assert CALLS in metrics and INCONSISTENCY not in metrics
     baseline = make_run(tmp_path / "b", bench, "baseline/bias", "list", {"medium": [ordered(Q1.id, [1, 0, 2])]})
-    metrics = {r.metric for r in scorer.score_run(scorer.load_run(baseline), n_resamples=0)}
-    assert scorer.CALLS not in metrics  # no calls, no cost rows
+    metrics = {r.metric for r in score_run(load_run(baseline), n_resamples=0)}
+    assert CALLS not in metrics  # no calls, no cost rows

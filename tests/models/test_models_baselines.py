@@ -279,7 +279,7 @@ def _mean_tau(res) -> float:
 
 
 def test_synthetic_bench_has_200_items_per_level(synthetic):
-    counts = synthetic.bench.manifest["counts"]["questions"]["test"]
+    counts = synthetic.bench.manifest.counts.questions["test"]
     assert counts == {lv: 200 for lv in LEVELS}
 
 

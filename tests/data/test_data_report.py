@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from perrecbench.data.report import FileStats, LoadReport
-from perrecbench.data.sources import SOURCES
 
 
 def _report() -> LoadReport:
@@ -47,7 +46,3 @@ def test_for_synthetic():
     r = LoadReport.for_synthetic({"seed": 3}, n_reviews=100, n_items=7)
     assert (r.source, r.rows_read, r.rows_kept, r.items_kept, r.files) == ("synthetic", 100, 100, 7, [])
     assert r.options == {"seed": 3} and "100 review rows read" in r.summary()
-
-
-def test_registry_holds_the_file_sources():
-    assert {"amazon2023", "movielens", "table"} <= set(SOURCES)

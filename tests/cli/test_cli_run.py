@@ -11,16 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import invoke
-from cli_helpers import predictions as _preds
-from cli_helpers import run_args as _args
+from helpers.cli import invoke
+from helpers.cli import predictions as _preds
+from helpers.cli import run_args as _args
+from helpers.tiny_bench import make_tiny_bench
 from servers.fake_openai import FakeOpenAI
-from servers.tiny_bench import make_tiny_bench
 
 from perrecbench.errors import ConfigError
 from perrecbench.run.rundir import RunDir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -154,10 +154,10 @@ def test_unparsable_answers_retry_then_fail_with_category(bench, server, tmp_pat
     res = invoke(_args(bench, tmp_path / "m2", "list", server.url, "--levels", "hard",
                        "--option", "max_parse_retries=2"))
     assert len(_calls(tmp_path / "m2")) == n_lines and "4 already done" in res.output
-    assert "--retry-failed all" in res.output
-    # after a parser fix: --retry-failed all re-parses the cached replies, no request sent
+    assert "--reask all" in res.output
+    # after a parser fix: --reask all re-parses the cached replies, no request sent
     invoke(_args(bench, tmp_path / "m2", "list", server.url, "--levels", "hard",
-                 "--option", "max_parse_retries=2", "--retry-failed", "all"))
+                 "--option", "max_resamples=2", "--reask", "all"))
     new = _calls(tmp_path / "m2")[n_lines:]
     assert new and {c["status"] for c in new} <= {"cached", "parse_failure"}
     assert _chat_requests(server) == n_requests
@@ -223,13 +223,13 @@ def test_cache_commands(bench, server, tmp_path):
     res = invoke(["cache", "stats", "--json"])
     st = json.loads(res.output)
     assert st["entries"] == 12 and st["models"]["openai/fake"]["entries"] == 12
-    assert st["prompt_parts"] == 12  # one memoised question per level x 4
-    assert "12 memoised question prompt parts" in invoke(["cache", "stats"]).output
+    assert st["components"] == 12  # one memoised question per level x 4
+    assert "12 memoised question Components" in invoke(["cache", "stats"]).output
     res = invoke(["cache", "clear", "--model", "openai/other", "--yes"])
     assert "deleted 0" in res.output
     res = invoke(["cache", "clear", "--yes"])
     assert "deleted 12" in res.output
-    assert json.loads(invoke(["cache", "stats", "--json"]).output)["prompt_parts"] == 0
+    assert json.loads(invoke(["cache", "stats", "--json"]).output)["components"] == 0
 
 
 def _cli(*args):
@@ -428,7 +428,7 @@ def test_several_methods_in_one_process_match_separate_runs(bench, server, tmp_p
     together = _chat_requests(server)
     for method in ("point", "pair", "list"):
         run = tmp_path / "all" / method
-        assert RunDir(run).read_manifest()["method"] == method
+        assert RunDir(run).read_manifest().method == method
         preds = _preds(run)
         assert len(preds) == 12 and all(p.ok for p in preds.values())
         calls = _calls(run)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -70,7 +69,6 @@ def test_tau_b_hand_value_with_prediction_tie():
 def test_spec_example_id_lists_vs_positions():
     """SPEC 5: [3,1,2] vs [1,3,2] is -1 on id lists and +1/3 on per-user positions."""
     assert M.official_v1([3, 1, 2], [1, 3, 2]) == pytest.approx(-1.0)
-    assert kendalltau([3, 1, 2], [1, 3, 2]).statistic == pytest.approx(-1.0)
     pred_order, true_order = [2, 0, 1], [0, 2, 1]  # the same lists, 0-based
     true_scores = M.order_to_scores(true_order)
     assert M.tau_b_order(pred_order, true_scores) == pytest.approx(1 / 3)
@@ -87,8 +85,7 @@ def test_official_true_ids_reverses_argsort():
     assert M.official_true_ids([0.5, -1.0, 1.5]) == [3, 1, 2]
     assert M.official_true_ids([-2.0, -1.0, 0.0, 1.0]) == [4, 3, 2, 1]
     tied = [0.5, 0.5, -1.0]
-    assert M.official_true_ids(tied) == [int(i) for i in np.argsort(np.array(tied))[::-1] + 1]
-    assert sorted(M.official_true_ids(tied)) == [1, 2, 3]
+    assert sorted(M.official_true_ids(tied)) == [1, 2, 3]  # which of the tied comes first is numpy's
 
 
 def test_official_point_ids_subtract_user_average():

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perrecbench.prompts.parsing import FAILURES, parse_list, parse_pair, parse_point
+from perrecbench import failures
+from perrecbench.prompts.parsing import parse_list, parse_pair, parse_point
 
 # ----------------------------------------------------------------------------- point
 
@@ -66,15 +67,15 @@ def test_point_ok(text, value):
 )
 def test_point_failures(text, failure):
     p = parse_point(text)
-    assert p.failure == failure
-    assert p.failure in FAILURES
+    assert p.failure is not None and p.failure.name == failure
+    assert p.failure in failures.PARSE
 
 
 def test_point_relative_range():
     assert parse_point('{"predicted_rating": -1.5}', lo=-4, hi=4).value == -1.5
     assert parse_point("predicted_rating: -0.5", lo=-4, hi=4).value == -0.5
-    assert parse_point('{"predicted_rating": -1.5}').failure == "out_of_range"
-    assert parse_point('{"predicted_rating": 4.5}', lo=-4, hi=4).failure == "out_of_range"
+    assert parse_point('{"predicted_rating": -1.5}').failure.name == "out_of_range"
+    assert parse_point('{"predicted_rating": 4.5}', lo=-4, hi=4).failure.name == "out_of_range"
 
 
 def test_point_last_answer_wins():
@@ -137,12 +138,12 @@ def test_list_ok(text, n, order):
     ],
 )
 def test_list_failures(text, n, failure):
-    assert parse_list(text, n).failure == failure
+    assert parse_list(text, n).failure.name == failure
 
 
 def test_list_zero_based_is_rejected_with_a_hint():
     p = parse_list('{"predicted_ranking": [1, 0, 2]}', 3)
-    assert p.failure == "not_a_permutation" and "start at 1" in p.detail
+    assert p.failure.name == "not_a_permutation" and "start at 1" in p.detail
 
 
 STYLES = [
@@ -214,4 +215,4 @@ def test_pair_ok(text, label):
     ],
 )
 def test_pair_failures(text, failure):
-    assert parse_pair(text).failure == failure
+    assert parse_pair(text).failure.name == failure

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+from perrecbench import failures
 from perrecbench.models.llm.client import CallFailed, Completion, Usage
 from perrecbench.models.llm.config import GenerateConfig
 from perrecbench.models.llm.sampling import Asker, majority
@@ -45,8 +46,8 @@ class ScriptedClient:
         text = self.answer(method, [int(m) for m in members.split(",")], sample_index)
         return Completion(text, Usage(1, 1), 0.0, False, "scripted", "stop", sample_index, 1)
 
-    def note(self, tags, sample_index, status, category, detail=""):
-        self.notes.append((sample_index, status, category))
+    def note(self, tags, sample_index, failure, detail=""):
+        self.notes.append((sample_index, failure.name))
 
 
 def _asker(client, samples=1, retries=5):
@@ -88,8 +89,8 @@ def test_unparsable_answers_are_retried_with_new_sample_indices():
     pred = run(predict_point(q, Prompts(), _asker(client)))
     assert pred.ok and pred.n_calls == 4 and pred.n_failed_calls == 2
     assert sorted(s for c, s in client.calls if c == "point:0") == [0, 1, 2]
-    assert pred.extra["parse_failures"] == {"no_answer": 2}
-    assert [n[1:] for n in client.notes] == [("parse_failure", "no_answer")] * 2
+    assert pred.parse_failures == {"no_answer": 2}
+    assert [n[1] for n in client.notes] == ["no_answer"] * 2
 
 
 def test_point_fails_after_the_last_retry_and_says_why():
@@ -99,7 +100,7 @@ def test_point_fails_after_the_last_retry_and_says_why():
     assert not pred.ok and pred.failure == "out_of_range" and "9" in pred.failure_detail
     assert pred.order is None
     assert sum(1 for c, _ in client.calls if c == "point:1") == 6  # 1 + 5 retries (as released)
-    assert pred.extra["partial_answers"] == [2.0, None]
+    assert pred.partial_answers == [2.0, None]
 
 
 def test_self_consistency_votes_on_parsed_answers():
@@ -108,7 +109,7 @@ def test_self_consistency_votes_on_parsed_answers():
     client = ScriptedClient(lambda m, users, s: votes[s])
     pred = run(predict_point(q, Prompts(), _asker(client, samples=3)))
     assert pred.ratings == [2.0, 2.0] and pred.n_calls == 6
-    assert pred.extra["sample_answers"] == [[4.0, 2.0, 2.0], [4.0, 2.0, 2.0]]
+    assert pred.sample_answers == [[4.0, 2.0, 2.0], [4.0, 2.0, 2.0]]
 
 
 def test_vote_ties_go_to_the_earliest_slot():
@@ -155,8 +156,8 @@ def test_pair_heap_recovers_the_truth_and_memoises():
     pairs = {tuple(sorted(map(int, c.split(":")[1].split(",")))) for c in asked}
     for a, b in pairs:  # always both orders
         assert f"pair:{a},{b}" in asked and f"pair:{b},{a}" in asked
-    assert pred.n_calls == len(asked) == 2 * pred.extra["pairs_asked"]
-    assert pred.extra["inconsistency_rate"] == 0.0
+    assert pred.n_calls == len(asked) == 2 * pred.pairs.asked
+    assert pred.pairs.inconsistency_rate == 0.0
 
 
 def test_pair_inconsistent_answers_count_as_not_better():
@@ -164,7 +165,7 @@ def test_pair_inconsistent_answers_count_as_not_better():
     client = ScriptedClient(lambda m, users, s: "[User A]")  # position bias: always the first
     pred = run(predict_pair(q, Prompts(), _asker(client), "heap"))
     assert pred.ok and sorted(pred.order) == [0, 1, 2, 3]
-    assert pred.extra["pairs_inconsistent"] == pred.extra["pairs_asked"] and pred.extra["inconsistency_rate"] == 1.0
+    assert pred.pairs.inconsistent == pred.pairs.asked and pred.pairs.inconsistency_rate == 1.0
 
 
 def test_pair_allpairs_ties_inconsistency():
@@ -179,7 +180,7 @@ def test_pair_allpairs_ties_inconsistency():
     pred = run(predict_pair(q, Prompts(), _asker(ScriptedClient(answer)), "allpairs"))
     assert pred.scores == [0.5, 0.5, 2.0]  # 2 beats both; 0 and 1 tie
     assert pred.order == [2, 0, 1] and pred.n_calls == 6
-    assert pred.extra["pairs_inconsistent"] == 1 and pred.extra["inconsistency_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert pred.pairs.inconsistent == 1 and pred.pairs.inconsistency_rate == pytest.approx(1 / 3, abs=1e-4)
 
 
 def test_pair_with_no_parsable_comparison_fails():
@@ -197,13 +198,13 @@ def test_pair_single_unparsable_comparison_is_not_better():
         return "hmm" if users == [2, 0] else truthful(m, users, s)
 
     pred = run(predict_pair(q, Prompts(), _asker(ScriptedClient(answer), retries=0), "heap"))
-    assert pred.ok and pred.extra["pairs_unparsed"] == 1 and pred.n_failed_calls == 1
+    assert pred.ok and pred.pairs.unparsed == 1 and pred.n_failed_calls == 1
 
 
 def _transport_failure(fail_on):
     def answer(m, users, s):
         if re.fullmatch(fail_on, f"{m}:{','.join(map(str, users))}"):
-            raise CallFailed("rate_limit", "gave up after 6 attempts", 6)
+            raise CallFailed(failures.RATE_LIMIT, "gave up after 6 attempts", 6)
         return {"point": '{"predicted_rating": 3}', "list": '{"predicted_ranking": [1, 2]}'}.get(m, "[User A]")
     return answer
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from scoring_helpers import (
+from helpers.scoring import (
     failed,
     make_bench,
     make_run,

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from test_profiles import DAY, T0, make_bench
+from helpers.profile_bench import DAY, T0, make_bench
 
 from perrecbench.errors import ConfigError
 from perrecbench.prompts.bm25 import doc_tokens, query_tokens, top_k

@@ -102,8 +102,9 @@ def test_real_llm_each_method(bench, base_url, tmp_path, method, json_mode):
 
     scored = CliRunner().invoke(app, ["score", str(out), "--format", "json", "--resamples", "50"])
     assert scored.exit_code == 0, scored.output
-    rows = json.loads(scored.output)
+    rows = json.loads(scored.stdout)
     tau = [r for r in rows if r["metric"] == "tau-b"]
     assert {r["level"] for r in tau} == {LEVEL[method]}
-    # one denominator: every test question of the level counts, unanswered ones as missing
-    assert all(-1.0 <= r["score"] <= 1.0 and r["n_questions"] == 4 and r["n_missing"] == 3 for r in tau)
+    # a run asked one question (--limit 1) is scored on that one, and says so
+    assert all(-1.0 <= r["score"] <= 1.0 and r["n_questions"] == 1 and r["n_missing"] == 0 for r in tau)
+    assert f"asked 1 of the 4 test {LEVEL[method]} questions" in scored.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from servers.tiny_bench import make_tiny_bench
+from helpers.tiny_bench import make_tiny_bench
 
 from perrecbench.bench import Benchmark
 from perrecbench.errors import BenchmarkError, ConfigError, ModelError
@@ -167,7 +167,7 @@ def _all_messages(rec, bench):
 
 
 @pytest.mark.parametrize("opts", [{}, {"profile": "offline", "k": 3, "rel_rating": True}])
-def test_memoised_prompt_parts_give_the_same_prompts_without_loading_reviews(tmp_path, opts):
+def test_memoised_components_give_the_same_prompts_without_loading_reviews(tmp_path, opts):
     """The second recommender (another model, same benchmark and settings) takes every
     question's retrieved histories from the cache file: same messages, reviews unread."""
     path = make_tiny_bench(tmp_path / "b")
@@ -194,7 +194,7 @@ def test_memoised_prompt_parts_give_the_same_prompts_without_loading_reviews(tmp
     # without a response cache nothing is memoised or read
     off = create_llm_recommender("openai", "model-c", {**base, "cache": False})
     off.prepare(Benchmark(path), "test")
-    assert off._parts_memo() is None
+    assert off.prompter is not None and off.prompter.memo is None
 
 
 def test_damaged_memo_rows_are_recomputed(tmp_path):
@@ -207,7 +207,7 @@ def test_damaged_memo_rows_are_recomputed(tmp_path):
     expected = _all_messages(first, Benchmark(path))
     first.flush()
     with sqlite3.connect(tmp_path / "c.sqlite") as db:
-        db.execute("UPDATE prompt_parts SET parts = '{not json'")
+        db.execute("UPDATE components SET components = '{not json'")
     second = create_llm_recommender("openai", "b", base)
     second.prepare(Benchmark(path), "test")
     assert _all_messages(second, Benchmark(path)) == expected
@@ -229,11 +229,11 @@ def test_dry_run_estimate_reads_the_memo(tmp_path):
     filler.flush()
     warm_bench = Benchmark(path)
     warm = create_llm_recommender("openai", "m", base)
-    warm.load(warm_bench, "test")
-    warm.parts_cache = ResponseCache(tmp_path / "c.sqlite")
+    store = ResponseCache(tmp_path / "c.sqlite")
+    warm.load(warm_bench, "test", store)
     try:
         got = estimate_run(warm, warm_bench, "list", "test", None, None)
     finally:
-        warm.parts_cache.close()
+        store.close()
     assert (got.requests, got.prompt_tokens) == (expected.requests, expected.prompt_tokens)
     assert "context" not in warm_bench.__dict__

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import REPO
 from servers.fake_openai import FakeOpenAI, answer_for
 
+from perrecbench import failures
 from perrecbench.errors import ConfigError, ModelError
 from perrecbench.models.llm.config import GenerateConfig
 from perrecbench.models.llm.providers import create_provider
-from perrecbench.models.llm.providers.base import CallError, category_for_status, is_local
-from perrecbench.models.llm.providers.openai_api import (
-    OpenAIAPI,
-    parse_chat_response,
-    response_format,
-)
+from perrecbench.models.llm.providers.base import CallError, is_local
+from perrecbench.models.llm.providers.openai import OpenAIAPI, OpenAIOptions
+from perrecbench.models.llm.providers.openai import pool as worker_pool
+from perrecbench.models.llm.providers.openai.api import response_format
+from perrecbench.models.llm.providers.openai.options import WORKER_CONCURRENCY
+from perrecbench.models.llm.providers.openai.sdk import parse_chat_response
 
 CFG = GenerateConfig(temperature=0.1, top_p=1.0, max_tokens=30)
 PAIR = [{"role": "system", "content": "judge"},
@@ -32,6 +34,11 @@ TRANSPORTS = {"aiohttp": {"http": "aiohttp"}, "httpx": {"http": "httpx"},
 @pytest.fixture(params=list(TRANSPORTS))
 def transport(request):
     return TRANSPORTS[request.param]
+
+
+def _api(model: str, urls: list[str], **options) -> OpenAIAPI:
+    """The openai provider with its own options (`http`, `http_workers`)."""
+    return OpenAIAPI(model, urls, OpenAIOptions(**options))
 
 
 @pytest.fixture
@@ -51,7 +58,7 @@ def _gen(api, messages=PAIR, config=CFG, seed=None):
 
 
 def test_openai_against_local_server_needs_no_key(server, transport):
-    api = OpenAIAPI("fake-model", [server.url], **transport)
+    api = _api("fake-model", [server.url], **transport)
     api.check()
     out = _gen(api, seed=5)
     assert out.text in ("[User A]", "[User B]")
@@ -66,10 +73,10 @@ def test_openai_against_local_server_needs_no_key(server, transport):
 def test_openai_uses_the_environment_key(server, monkeypatch, transport):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-123")
     server.configure(expect_key="sk-test-123")
-    assert _gen(OpenAIAPI("m", [server.url], **transport)).text
+    assert _gen(_api("m", [server.url], **transport)).text
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
     with pytest.raises(CallError) as info:
-        _gen(OpenAIAPI("m", [server.url], **transport))
+        _gen(_api("m", [server.url], **transport))
     assert info.value.category == "auth" and info.value.status == 401
 
 
@@ -109,7 +116,7 @@ def test_unknown_backend():
 def test_openai_error_categories(server, fault, category, transport):
     server.configure(faults=[fault])
     with pytest.raises(CallError) as info:
-        _gen(OpenAIAPI("m", [server.url], **transport))
+        _gen(_api("m", [server.url], **transport))
     assert info.value.category == category
     if category == "rate_limit":
         assert info.value.retry_after == 3.0 and info.value.status == 429
@@ -119,20 +126,20 @@ def test_connection_refused_is_a_connection_error(transport):
     with FakeOpenAI() as srv:
         url = srv.url
     with pytest.raises(CallError) as info:
-        _gen(OpenAIAPI("m", [url], **transport))
+        _gen(_api("m", [url], **transport))
     assert info.value.category == "connection"
 
 
 def test_sdk_timeout_is_a_timeout(server, transport):
     server.configure(faults=[{"kind": "slow", "delay": 2.0}])
     with pytest.raises(CallError) as info:
-        _gen(OpenAIAPI("m", [server.url], **transport), config=CFG.merge(GenerateConfig(timeout=0.3)))
+        _gen(_api("m", [server.url], **transport), config=CFG.merge(GenerateConfig(timeout=0.3)))
     assert info.value.category == "timeout"
 
 
 def test_replicas_share_the_load(transport):
     with FakeOpenAI(latency=0.02) as a, FakeOpenAI(latency=0.02) as b:
-        api = OpenAIAPI("m", [b.url, a.url], **transport)
+        api = _api("m", [b.url, a.url], **transport)
         assert api.endpoint == ",".join(sorted([a.url, b.url]))
 
         async def main():
@@ -158,7 +165,7 @@ def test_response_formats():
 
 def test_json_mode_reaches_the_server(server, transport):
     cfg = CFG.merge(GenerateConfig(response_format="json_object_schema", json_schema={"type": "object"}))
-    _gen(OpenAIAPI("m", [server.url], **transport), config=cfg)
+    _gen(_api("m", [server.url], **transport), config=cfg)
     assert server.stats()["log"][0]["response_format"] == {"type": "json_object", "schema": {"type": "object"}}
 
 
@@ -196,7 +203,7 @@ def test_anthropic_request_mapping():
 
 
 def test_status_categories_and_locality():
-    assert [category_for_status(s) for s in (429, 401, 403, 404, 408, 500, 503, 400, 422)] == [
+    assert [failures.for_http_status(s).name for s in (429, 401, 403, 404, 408, 500, 503, 400, 422)] == [
         "rate_limit", "auth", "auth", "not_found", "timeout", "server_error", "server_error",
         "bad_request", "bad_request"]
     assert is_local("http://localhost:8000/v1") and is_local("http://127.0.0.1:1") and is_local("http://10.0.0.5/v1")
@@ -225,9 +232,8 @@ def test_fake_server_runs_as_its_own_process():
     import subprocess
     import sys
     import urllib.request
-    from pathlib import Path
 
-    script = Path(__file__).parent / "servers" / "fake_openai.py"
+    script = REPO / "tests" / "servers" / "fake_openai.py"
     proc = subprocess.Popen([sys.executable, str(script), "--port", "0"], stdout=subprocess.PIPE, text=True)
     try:
         port = int(proc.stdout.readline())
@@ -242,7 +248,7 @@ def test_http_worker_death_fails_its_requests_then_a_new_worker_starts(server):
     """A helper process that dies (OOM killer, kill -9) fails only its requests in flight,
     as retryable connection errors; the next request starts a fresh worker."""
     server.configure(faults=[{"kind": "slow", "delay": 3.0, "times": 1}])
-    api = OpenAIAPI("m", [server.url], http_workers=1)
+    api = _api("m", [server.url], http_workers=1)
 
     async def main():
         try:
@@ -263,7 +269,6 @@ def test_http_worker_death_fails_its_requests_then_a_new_worker_starts(server):
 
 
 def test_http_workers_auto_follows_concurrency_and_backend():
-    from perrecbench.models.llm.prestart import WORKER_CONCURRENCY
     from perrecbench.models.llm.recommender import create_llm_recommender
 
     low = create_llm_recommender("openai", "m", {"base_url": "http://127.0.0.1:9/v1", "max_concurrency": 4})
@@ -275,16 +280,16 @@ def test_http_workers_auto_follows_concurrency_and_backend():
     assert high.api.http_workers == (1 if (os.cpu_count() or 1) >= 2 else 0)
     forced = create_llm_recommender("openai", "m", {"base_url": "http://127.0.0.1:9/v1", "http_workers": 2})
     assert forced.api.http_workers == 2
-    with pytest.raises(ConfigError, match="openai backend only"):
+    with pytest.raises(ConfigError, match="unknown LLM option.*http_workers.*own options are: none"):
         create_llm_recommender("anthropic", "m", {"http_workers": 1})
+    with pytest.raises(ConfigError, match="http_workers must be 0 or more"):
+        create_llm_recommender("openai", "m", {"http_workers": -1})
 
 
 def test_http_worker_dying_while_connecting_fails_the_request_instead_of_hanging(server, monkeypatch):
     """A worker that dies between its spawn and the first request being registered (seen
     under load) must fail that request at once, not leave it waiting for an answer."""
-    from perrecbench.models.llm.providers import http_worker
-
-    connect = http_worker._Worker.connect
+    connect = worker_pool._Worker.connect
 
     async def connect_then_die(self):
         await connect(self)
@@ -292,15 +297,15 @@ def test_http_worker_dying_while_connecting_fails_the_request_instead_of_hanging
         self.proc.wait()
         await asyncio.wait_for(asyncio.shield(self.reader_task), 5)  # its answers pipe is at EOF
 
-    api = OpenAIAPI("m", [server.url], http_workers=1)
+    api = _api("m", [server.url], http_workers=1)
 
     async def main():
         try:
-            monkeypatch.setattr(http_worker._Worker, "connect", connect_then_die)
+            monkeypatch.setattr(worker_pool._Worker, "connect", connect_then_die)
             with pytest.raises(CallError) as info:
                 await asyncio.wait_for(api.generate(PAIR, CFG, None), 10)
             assert info.value.category == "connection" and info.value.retryable
-            monkeypatch.setattr(http_worker._Worker, "connect", connect)
+            monkeypatch.setattr(worker_pool._Worker, "connect", connect)
             assert (await asyncio.wait_for(api.generate(PAIR, CFG, None), 30)).text in ("[User A]", "[User B]")
         finally:
             await api.aclose()

@@ -7,12 +7,15 @@ import json
 
 import pytest
 
+from perrecbench import failures
 from perrecbench.models.llm.cache import ResponseCache
-from perrecbench.models.llm.client import CallFailed, CallLog, LLMClient
+from perrecbench.models.llm.client import CallFailed, LLMClient
 from perrecbench.models.llm.config import GenerateConfig
 from perrecbench.models.llm.limits import Limiter, RetryPolicy
 from perrecbench.models.llm.providers.base import CallError, ModelAPI, ProviderOutput
+from perrecbench.records import CallRecord
 from perrecbench.redaction import redact
+from perrecbench.run.calllog import CallLog
 
 MSGS = [{"role": "user", "content": "hello"}]
 CFG = GenerateConfig(temperature=0.1, max_tokens=20)
@@ -49,27 +52,36 @@ class ScriptedAPI(ModelAPI):
         return ProviderOutput(self.text, 10, 2, "stop", "scripted", {"choices": [{"message": {"content": self.text}}]})
 
 
+_CLIENTS: list[LLMClient] = []
+
+
 def _client(api, tmp_path, cache=True, retry=FAST, **kw):
-    return LLMClient(
+    """A client whose call records go to tmp_path/calls.jsonl (the run's call log)."""
+    client = LLMClient(
         api,
         cache=ResponseCache(tmp_path / "c.sqlite") if cache else None,
         retry=retry,
-        log=CallLog(tmp_path / "calls.jsonl"),
+        calls=CallLog(tmp_path / "calls.jsonl"),
         **kw,
     )
+    _CLIENTS.append(client)
+    return client
 
 
 def _log(tmp_path):
+    """The call records written so far (the clients' buffered lines flushed first)."""
+    for c in _CLIENTS:
+        c.flush()
     return [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
 
 
 def test_retries_retryable_errors_then_succeeds(tmp_path):
-    api = ScriptedAPI([CallError("rate_limit", "slow down", 429), CallError("server_error", "oops", 500)])
+    api = ScriptedAPI([CallError(failures.RATE_LIMIT, "slow down", 429), CallError(failures.SERVER_ERROR, "oops", 500)])
     client = _client(api, tmp_path)
     done = asyncio.run(client.generate(MSGS, CFG, tags={"question_id": "q1"}))
     assert done.text == "ok" and done.attempts == 3 and not done.cached
     st = client.stats()
-    assert st["requests"] == 3 and st["retries"] == 2 and st["errors"] == {"rate_limit": 1, "server_error": 1}
+    assert st.requests == 3 and st.retries == 2 and st.errors == {"rate_limit": 1, "server_error": 1}
     log = _log(tmp_path)
     assert [r["status"] for r in log] == ["error", "error", "ok"]
     assert [r["attempt"] for r in log] == [1, 2, 3]
@@ -80,26 +92,26 @@ def test_retries_retryable_errors_then_succeeds(tmp_path):
 
 
 def test_gives_up_after_max_attempts_with_category(tmp_path):
-    api = ScriptedAPI([CallError("server_error", "down", 503)] * 10)
+    api = ScriptedAPI([CallError(failures.SERVER_ERROR, "down", 503)] * 10)
     client = _client(api, tmp_path)
     with pytest.raises(CallFailed) as info:
         asyncio.run(client.generate(MSGS, CFG))
     assert info.value.category == "server_error" and info.value.attempts == 4
     assert len(api.sent) == 4
-    assert client.stats()["failures"] == {"server_error": 1}
+    assert client.stats().failures == {"server_error": 1}
     # nothing cached: a later run asks again
     assert ResponseCache(tmp_path / "c.sqlite").stats()["entries"] == 0
 
 
 def test_bad_request_is_not_retried(tmp_path):
-    api = ScriptedAPI([CallError("bad_request", "max_tokens too large", 400)])
+    api = ScriptedAPI([CallError(failures.BAD_REQUEST, "max_tokens too large", 400)])
     with pytest.raises(CallFailed, match="bad_request"):
         asyncio.run(_client(api, tmp_path).generate(MSGS, CFG))
     assert len(api.sent) == 1
 
 
 def test_fatal_error_stops_further_requests(tmp_path):
-    api = ScriptedAPI([CallError("auth", "Incorrect API key provided: sk-abc123456789", 401)])
+    api = ScriptedAPI([CallError(failures.AUTH, "Incorrect API key provided: sk-abc123456789", 401)])
     client = _client(api, tmp_path)
 
     async def main():
@@ -130,7 +142,7 @@ def test_cache_hit_sends_nothing(tmp_path):
     assert second.text == "cached answer" and second.usage.prompt_tokens == 10
     assert len(api.sent) == 2
     st = client.stats()
-    assert st["cache_hits"] == 1 and st["calls"] == 3 and st["requests"] == 2
+    assert st.cache_hits == 1 and st.calls == 3 and st.requests == 2
     assert [r["status"] for r in _log(tmp_path)] == ["ok", "cached", "ok"]
 
 
@@ -163,10 +175,10 @@ def test_costs_use_the_price_table(tmp_path):
     api.model = "gpt-4o-mini-2024-07-18"
     client = _client(api, tmp_path, cache=False)
     asyncio.run(client.generate(MSGS, CFG))
-    assert client.stats()["cost_usd"] == pytest.approx((10 * 0.15 + 2 * 0.60) / 1e6)
+    assert client.stats().cost_usd == pytest.approx((10 * 0.15 + 2 * 0.60) / 1e6)
     api.model = "some-unknown-model"
     asyncio.run(client.generate(MSGS, CFG))
-    assert client.stats()["cost_usd"] is None  # unknown, not silently 0
+    assert client.stats().cost_usd is None  # unknown, not silently 0
 
 
 def test_concurrency_is_bounded(tmp_path):
@@ -191,7 +203,7 @@ def test_concurrency_is_bounded(tmp_path):
 
 def test_log_prompts_option(tmp_path):
     api = ScriptedAPI(text="the answer")
-    client = LLMClient(api, log=CallLog(tmp_path / "calls.jsonl", log_prompts=True))
+    client = _client(api, tmp_path, cache=False, log_prompts=True)
     asyncio.run(client.generate(MSGS, CFG))
     rec = _log(tmp_path)[0]
     assert rec["messages"] == MSGS and rec["response"] == "the answer"
@@ -201,10 +213,10 @@ def test_torn_log_line_is_closed_before_appending(tmp_path):
     path = tmp_path / "calls.jsonl"
     path.write_text('{"status": "ok"}\n{"status": "o')
     log = CallLog(path)
-    log.write({"status": "next"})
+    log.write(CallRecord(ts=1.0, status="ok", question_id="next"))
     log.close()
     lines = path.read_text().splitlines()
-    assert json.loads(lines[-1]) == {"status": "next"}
+    assert json.loads(lines[-1]) == {"question_id": "next", "sample": 0, "status": "ok", "ts": 1.0}
 
 
 def test_redact(monkeypatch):

@@ -1,0 +1,1 @@
+"""Shared test helpers: hand-made benchmarks and run directories, CLI invocation."""
