@@ -50,7 +50,7 @@ def test_ratings_file_given_directly_finds_movies_beside_it(small):
     assert report.rows_kept == 100_836 and report.items_kept == 9742
 
 
-def _ml100k(folder: Path, data: str, genre_file: bool = True) -> Path:
+def _ml100k(folder: Path, data: str, genre_file: bool = True, encoding: str = "latin-1") -> Path:
     folder.mkdir()
     (folder / "u.data").write_text(data)
     flags = ["0"] * 19
@@ -60,7 +60,7 @@ def _ml100k(folder: Path, data: str, genre_file: bool = True) -> Path:
         "2|Señor \"Quote\" (1996)|01-Jan-1996||http://y|" + "|".join(["0"] * 18 + ["1"]),
         "3|Nothing (1997)|||http://z|" + "|".join(["0"] * 19),
     ]
-    (folder / "u.item").write_bytes(("\n".join(rows) + "\n").encode("latin-1"))
+    (folder / "u.item").write_bytes(("\n".join(rows) + "\n").encode(encoding))
     if genre_file:
         names = list(ML100K_GENRES)
         names[5] = "Funny"
@@ -80,6 +80,34 @@ def test_ml100k_layout_with_latin1_titles_and_genre_flags(tmp_path):
         ("2", 'Señor "Quote" (1996)', "Western"),
         ("3", "Nothing (1997)", None),
     ]
+
+
+def test_ml100k_item_file_in_utf8_as_redistributed_copies_have_it(tmp_path):
+    """RecBole and others ship ml-100k with a UTF-8 `u.item`; bytes such as the 0x80 of an
+    en dash's UTF-8 form stopped the Latin-1 reader ("File is not latin-1 encoded")."""
+    folder = _ml100k(tmp_path / "ml-100k", "196\t1\t3\t881250949\n", encoding="utf-8")
+    item = folder / "u.item"
+    item.write_bytes(item.read_bytes() + "4|Amélie \u2013 the fabulous (2001)|||http://w|".encode()
+                     + "|".join(["0"] * 19).encode() + b"\n")
+    con = duckdb.connect()
+    report = load_movielens(con, [folder])
+    titles = dict(con.execute("SELECT item_id, title FROM raw_items").fetchall())
+    assert titles["1"] == "Café Society (1995)" and titles["4"] == "Amélie \u2013 the fabulous (2001)"
+    assert report.items_kept == 4
+
+
+def test_ml100k_latin1_item_file_takes_every_byte(tmp_path):
+    """Latin-1 maps every byte to a character, the C1 controls 0x80-0x9F included (cp1252
+    files put dashes and quotes there): none may stop the reader."""
+    folder = _ml100k(tmp_path / "ml-100k", "196\t1\t3\t881250949\n")
+    item = folder / "u.item"
+    odd = bytes(b for b in range(0x80, 0x100) if b != ord("|"))
+    item.write_bytes(item.read_bytes() + b"5|Odd " + odd + b" (1999)|||http://v|" + b"|".join([b"0"] * 19) + b"\n")
+    con = duckdb.connect()
+    load_movielens(con, [folder])
+    titles = dict(con.execute("SELECT item_id, title FROM raw_items").fetchall())
+    assert titles["5"] == "Odd " + odd.decode("latin-1") + " (1999)"
+    assert titles["1"] == "Café Society (1995)"  # the Latin-1 é read right, not as UTF-8
 
 
 def test_ml100k_without_u_genre_uses_the_standard_names(tmp_path):

@@ -5,9 +5,12 @@ Why: dense, real, small data for end-to-end runs. Three layouts are read:
 * ml-latest(-small), ml-20m/25m/32m: `ratings.csv` (userId,movieId,rating,timestamp)
   and `movies.csv` (movieId,title,genres);
 * ml-100k: `u.data` (tab separated user, item, rating, time) and `u.item` (pipe
-  separated, Latin-1; title in field 2, 19 genre flags from field 6, named by
-  `u.genre` when present);
-* ml-1m/10m: `ratings.dat` and `movies.dat` (`::` separated, Latin-1).
+  separated; title in field 2, 19 genre flags from field 6, named by `u.genre` when
+  present);
+* ml-1m/10m: `ratings.dat` and `movies.dat` (`::` separated).
+
+GroupLens ships the item files in Latin-1; copies redistributed by others (RecBole...)
+are UTF-8. Item files are read as UTF-8 when they are valid UTF-8, else as Latin-1.
 
 Times are seconds (converted to ms); ratings 0.5..5 (half stars). category = the
 movie's genres joined by "|".
@@ -23,6 +26,7 @@ import duckdb
 
 from ..errors import InputDataError
 from .duck import bulk_load, ident, lit
+from .encoding import UTF8_OR_LATIN1
 from .files import Checksums, require_files
 from .report import LoadReport
 from .stage import FieldNames, LoadOptions, empty_items, time_scale_note
@@ -65,7 +69,7 @@ ML1M = Flavor(
     "ratings.dat", "movies.dat",
     Layout(delimiter="::", header=False, names=("UserID", "MovieID", "Rating", "Timestamp")),
     Layout(delimiter="::", header=False, names=("MovieID", "Title", "Genres"),
-           encoding="latin-1", quote=""),
+           encoding=UTF8_OR_LATIN1, quote=""),
     "UserID", "MovieID", "Rating", "Timestamp",
 )
 FLAVORS = (LATEST, ML100K, ML1M)
@@ -99,7 +103,12 @@ def genre_names(items: Path) -> tuple[str, ...]:
     if not path.is_file():
         return ML100K_GENRES
     pairs = []
-    for line in path.read_text(encoding="latin-1").splitlines():
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    for line in text.splitlines():
         name, _, idx = line.strip().rpartition("|")
         if name and idx.strip().isdigit():
             pairs.append((int(idx), name))
@@ -144,7 +153,7 @@ def load_movielens(
             return report
         genres = genre_names(items) if flavor is ML100K else ()
         layout = flavor.items_layout or Layout(
-            delimiter="|", header=False, encoding="latin-1", quote="",
+            delimiter="|", header=False, encoding=UTF8_OR_LATIN1, quote="",
             names=("movie_id", "title", "release_date", "video_release_date", "imdb_url",
                    *(f"g{i}" for i in range(len(genres)))))
         it = open_table(con, items, layout)

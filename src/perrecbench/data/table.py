@@ -19,6 +19,7 @@ import duckdb
 
 from ..errors import ConfigError, InputDataError
 from .duck import bulk_load, ident, input_errors, lit, schema_of
+from .encoding import readable
 from .files import Checksums, data_format, require_files
 from .report import ITEMS, REVIEWS, LoadReport
 from .stage import (
@@ -96,8 +97,9 @@ def open_table(con: duckdb.DuckDBPyConnection, path: Path, layout: Layout = Layo
         call = f"read_parquet({lit(path)})"
         return Table(path, call, schema_of(con, call, path), unit="row")
     delim = layout.delimiter
+    source, encoding = readable(path, layout.encoding)
     if layout.header:
-        first = _first_line(con, path, layout.encoding)
+        first = _first_line(con, source, encoding, path)
         delim = delim or ("\t" if data_format(path) == "tsv" else _guess_delimiter(first))
         names = next(csv.reader([first], delimiter=delim, quotechar=layout.quote or '"'))
         names = [n.strip() for n in names]
@@ -110,16 +112,17 @@ def open_table(con: duckdb.DuckDBPyConnection, path: Path, layout: Layout = Layo
         raise InputDataError(f"{path}: empty or repeated column names in the header: {names}")
     cols = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
     quote = lit(layout.quote)
-    call = (f"read_csv({lit(path)}, columns={cols}, header={'true' if layout.header else 'false'}, "
+    call = (f"read_csv({lit(source)}, columns={cols}, header={'true' if layout.header else 'false'}, "
             f"delim={lit(delim)}, quote={quote}, escape={quote}, auto_detect=false, "
-            f"encoding={lit(layout.encoding)}, compression='auto')")
+            f"encoding={lit(encoding)}, compression='auto')")
     return Table(path, call, {n: "VARCHAR" for n in names}, "line", 1 if layout.header else 0)
 
 
-def _first_line(con: duckdb.DuckDBPyConnection, path: Path, encoding: str) -> str:
+def _first_line(con: duckdb.DuckDBPyConnection, source: Path, encoding: str, path: Path) -> str:
+    """The header line of `path` (read from `source`, its readable form)."""
     with input_errors(path):
         row = con.execute(
-            f"SELECT line FROM read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, header=false, "
+            f"SELECT line FROM read_csv({lit(source)}, columns={{'line': 'VARCHAR'}}, header=false, "
             f"delim=chr(1), quote='', escape='', auto_detect=false, strict_mode=false, "
             f"encoding={lit(encoding)}, compression='auto') LIMIT 1"
         ).fetchone()
