@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from .provenance import Provenance
 from .versioning import StoredRecord
@@ -44,11 +44,15 @@ class ScoreRow(BaseModel):
     def _finite(self, value: float) -> float | None:
         return _nan_to_none(value)
 
+    @field_validator("score", "ci_low", "ci_high", mode="before")
+    @classmethod
+    def _undefined(cls, value: Any) -> Any:
+        """JSON has no NaN: an undefined value is written as null and read back as NaN."""
+        return math.nan if value is None else value
+
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> ScoreRow:
-        clean = {k: (math.nan if k in ("score", "ci_low", "ci_high") and v is None else v)
-                 for k, v in data.items()}
-        return cls.model_validate(clean)
+        return cls.model_validate(data)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
