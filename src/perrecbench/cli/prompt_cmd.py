@@ -194,6 +194,7 @@ def profiles(
         prof.save_profiles(b, label, {**old, **made})
         typer.echo(f"{len(made)} offline profiles -> {path}")
         return
+    assert model is not None  # checked above: --offline or --model
     label = label or re.sub(r"[^\w.-]+", "--", model)
     generate, close = _llm_generate(model, base_url)
 

@@ -139,6 +139,7 @@ def _dry_run(request: RunRequest) -> None:
     from ..models.llm.cache import ResponseCache, default_cache_path
     from ..models.llm.estimate import estimate_run
     from ..models.llm.pricing import PRICES_AS_OF
+    from ..models.llm.recommender import LLMRecommender
     from ..models.registry import create_model, is_llm
     from ..report.run_text import estimate_lines
 
@@ -150,6 +151,7 @@ def _dry_run(request: RunRequest) -> None:
     options = request.model_options()
     for method in request.methods:
         rec = create_model(request.model, options)
+        assert isinstance(rec, LLMRecommender)  # is_llm above
         path = Path(options.get("cache_path") or default_cache_path())
         cache = ResponseCache(path) if options.get("cache", True) and path.exists() else None
         try:

@@ -98,8 +98,8 @@ def score(
     if compare:
         if len(runs) != 2:
             raise ConfigError(f"--compare needs exactly two run directories, got {len(runs)}")
-        rows = compare_runs(runs[0], runs[1], metric, n_resamples=resamples, seed=seed)
-        typer.echo(_comparison_text(rows, fmt), nl=False)
+        pairs = compare_runs(runs[0], runs[1], metric, n_resamples=resamples, seed=seed)
+        typer.echo(_comparison_text(pairs, fmt), nl=False)
         return
     rows = score_runs(runs, metric, n_resamples=resamples, seed=seed)
     if fmt == "json":

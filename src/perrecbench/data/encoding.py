@@ -28,7 +28,9 @@ _copies: list[Path] = []
 
 
 def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+    if path.name.lower().endswith(".gz"):
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # a binary file object
+    return open(path, "rb")
 
 
 def is_utf8(path: Path) -> bool:

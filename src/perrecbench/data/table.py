@@ -133,7 +133,7 @@ def _first_line(con: duckdb.DuckDBPyConnection, source: Path, encoding: str, pat
 
 def _guess_delimiter(header: str) -> str:
     counts = {d: header.count(d) for d in (",", "\t", ";", "|")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
 
 

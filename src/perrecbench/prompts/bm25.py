@@ -50,7 +50,7 @@ class BM25Okapi:
 
     def _idf(self, doc_count: dict[str, int]) -> dict[str, float]:
         idf: dict[str, float] = {}
-        total = 0
+        total = 0.0
         negative = []
         for tok, n in doc_count.items():
             value = math.log(self.corpus_size - n + 0.5) - math.log(n + 0.5)

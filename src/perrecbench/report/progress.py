@@ -10,7 +10,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 console = Console(stderr=True)
 
@@ -19,7 +26,7 @@ console = Console(stderr=True)
 def stage_progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
     """Yields a callback `(stage, done, total)` that drives one bar per stage."""
     if not enabled or not sys.stderr.isatty():
-        last = {"stage": None}
+        last: dict[str, str | None] = {"stage": None}
 
         def plain(stage: str, done: int, total: int) -> None:
             if stage != last["stage"]:
@@ -32,7 +39,7 @@ def stage_progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], N
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=False,
     ) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

@@ -118,12 +118,13 @@ def _relatives(q: Question, pred: Prediction) -> list[tuple[float, float]]:
 
 
 def _pearson_point(p: np.ndarray, t: np.ndarray) -> float:
-    return metrics.pearson(p, t) if p.size else math.nan
+    return metrics.pearson(list(p), list(t)) if p.size else math.nan
 
 
 POOLED = {
-    "mae": PooledMetric("mae", _ratings, metrics.mae, lambda w, p, t: stats.weighted_mean(w, np.abs(p - t))),
-    "rmse": PooledMetric("rmse", _ratings, metrics.rmse,
+    "mae": PooledMetric("mae", _ratings, lambda p, t: metrics.mae(list(p), list(t)),
+                        lambda w, p, t: stats.weighted_mean(w, np.abs(p - t))),
+    "rmse": PooledMetric("rmse", _ratings, lambda p, t: metrics.rmse(list(p), list(t)),
                          lambda w, p, t: np.sqrt(stats.weighted_mean(w, (p - t) ** 2))),
     "pearson": PooledMetric("pearson", _relatives, _pearson_point, stats.weighted_pearson),
 }

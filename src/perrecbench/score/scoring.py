@@ -62,10 +62,10 @@ def _pooled_row(run: LoadedRun, level: str, metric: PooledMetric, outs: list[Out
     true: list[float] = []
     for k, o in enumerate(answered):
         assert o.prediction is not None
-        for p, t in metric.members(o.question, o.prediction):
+        for predicted, actual in metric.members(o.question, o.prediction):
             qidx.append(k)
-            pred.append(p)
-            true.append(t)
+            pred.append(predicted)
+            true.append(actual)
     weights = stats.cluster_weights(len(answered), n_resamples, np.random.default_rng(seed))
     w = weights[:, qidx] if answered else np.zeros((n_resamples, 0))
     p, t = np.asarray(pred, dtype=float), np.asarray(true, dtype=float)

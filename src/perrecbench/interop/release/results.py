@@ -100,10 +100,11 @@ def import_release_results(
     report = ResultsImportReport(Path(out_dir), level, method)
     new: list[PredictionLine] = []
     for asin, value in data.items():
-        q = by_item.get(str(asin))
-        if q is None:
+        found = by_item.get(str(asin))
+        if found is None:
             report.unknown_items += 1
             continue
+        q = found
         pred = parse_release_entry(value, q, method)
         new.append(PredictionLine(level=level, split="test", prediction=pred))
         report.written += 1

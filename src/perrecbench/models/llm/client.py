@@ -164,7 +164,7 @@ class LLMClient:
                 self._log(tags, sample_index, attempt, "error", key, error=err, latency=latency, retry_in=delay)
                 if err.failure.fatal:
                     self._fatal = err
-                if last:
+                if last or delay is None:
                     self._stats.failures[err.category] += 1
                     raise CallFailed(err.failure, err.detail, attempt) from None
                 if err.failure is failures.RATE_LIMIT and err.retry_after is not None:

@@ -47,6 +47,8 @@ def parse_retry_after(headers: Mapping[str, str] | str | None, now: float | None
     """
     if headers is None:
         return None
+    value: str | None
+    ms: str | None
     if isinstance(headers, str):
         value, ms = headers, None
     else:

@@ -180,13 +180,13 @@ async def predict_pair(q: Question, prompts: Prompts, asker: Asker, strategy: st
     except CallFailed as exc:
         await judge.cancel()
         return _failed(q, judge.tally, exc.failure, exc.detail, transport=True, pairs=judge.stats(strategy))
-    pairs = judge.stats(strategy)
+    stats = judge.stats(strategy)
     if judge.unparsed == len(judge._memo) and judge.tally.parse_failures:
         name = judge.tally.parse_failures.most_common(1)[0][0]
-        return _failed(q, judge.tally, failures.lookup(name), "no pair comparison could be parsed", pairs=pairs)
+        return _failed(q, judge.tally, failures.lookup(name), "no pair comparison could be parsed", pairs=stats)
     return Prediction(question_id=q.id, order=order, scores=scores, n_calls=judge.tally.calls,
                       n_failed_calls=sum(judge.tally.parse_failures.values()), **_counts(judge.tally),
-                      pairs=pairs)
+                      pairs=stats)
 
 
 def _reraise_bugs(results: Sequence[Any]) -> None:

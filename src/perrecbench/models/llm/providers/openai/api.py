@@ -57,7 +57,8 @@ class OpenAIAPI(ModelAPI):
         self.http = options.http
         #: helper processes for the SDK's HTTP work (0: in this process)
         self.http_workers = workers_for(concurrency, options.http_workers)
-        self._inflight: dict[str | None, int] = {u: 0 for u in self.base_urls or [None]}
+        targets: list[str | None] = [*self.base_urls] or [None]  # None: the SDK's default URL
+        self._inflight: dict[str | None, int] = {u: 0 for u in targets}
         self._turn = 0
         self._local = bool(self.base_urls) and all(is_local(u) for u in self.base_urls)
         self._clients: SdkClients | None = None

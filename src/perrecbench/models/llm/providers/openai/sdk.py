@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ..... import failures
@@ -57,7 +58,7 @@ class SdkClients:
         self._clients: dict[str | None, list[Any]] = {}
         self._load: dict[str | None, list[int]] = {}
 
-    def warm_up(self, urls: list[str | None] = ()) -> None:
+    def warm_up(self, urls: Sequence[str | None] = ()) -> None:
         """Import the SDK and build the clients for `urls` now rather than at the first
         request (a client costs ~0.1 s: its SSL context loads the CA bundle)."""
         import openai  # noqa: F401
