@@ -1,12 +1,15 @@
 """LLM runner speed: `perrecbench run` against a local fake server with fixed latency.
 
-Starts `tests/servers/fake_openai.py` in its own process (default 100 ms per answer),
-builds (or reuses) the default synthetic benchmark (3 levels x 200 test questions),
-and runs, each as a real CLI process with a fresh cache and default options at
-concurrency 32:
+Starts `tests/servers/fake_openai.py` in its own process, builds (or reuses) the default
+synthetic benchmark (3 levels x 200 test questions), and runs, each as a real CLI
+process with a fresh cache and default options:
 
-* the whole benchmark in one command, `--method point,pair,list` (the headline row),
-* one process per method (for comparison),
+* the headline, what users meet: the whole table for one model in one process
+  (`--method point,pair,list`) against a server answering after 1 s, at concurrency
+  128 -- wall time against the ideal, and the runner's CPU per request (its process and
+  its HTTP helpers together);
+* the same at 100 ms and concurrency 32, where the runner's CPU is the limit, and one
+  process per method (for comparison),
 
 printing wall time next to
 
@@ -42,6 +45,10 @@ DOCS = REPO / "docs" / "performance.md"
 METHODS = ("point", "pair", "list")
 TARGET_RATIO = 1.3
 TARGET_CACHED_S = 5.0
+#: the headline: a realistic server (1 s per answer) at 128 requests in flight
+REAL_LATENCY, REAL_CONCURRENCY, REAL_TARGET = 1.0, 128, 1.2
+#: runner CPU per request before issue 8's change (whole process, 100 ms / 32): not to grow
+CPU_MS_BEFORE = 5.8
 #: earlier results of this script, kept in the report so changes can be compared
 HISTORY = [
     "History (same machine and settings, one process per method, fresh cache):",
@@ -56,6 +63,8 @@ HISTORY = [
     "exit without teardown (2026-12-01): `--method point,pair,list` whole process 1.26x-1.35x of ideal "
     "over four measurements (start-up 2.0-2.3 s, ~0.4 s from the last answer to the process's end), "
     "requests phase 1.10x-1.18x.",
+    "* before the stage contract was refactored (typed records, the run-owned call log, no early "
+    "helper start, no exit without teardown; 2026-12-01): runner CPU 5.8 ms per request (whole process).",
 ]
 
 
@@ -168,6 +177,21 @@ def measure(args: argparse.Namespace) -> dict:
     build_bench(bench)
     print(f"benchmark: {bench} (ready in {time.perf_counter() - t0:.1f} s)")
     n_questions = sum(len((bench / f"test-{lv}.jsonl").read_text().splitlines()) for lv in ("easy", "medium", "hard"))
+    realistic = None
+    if args.real_latency:
+        server = Server(args.real_latency)
+        try:
+            realistic = one_run(server, bench, work, "real", ",".join(METHODS), args.real_concurrency,
+                                args.real_latency)
+        finally:
+            server.stop()
+        realistic["latency"], realistic["concurrency"] = args.real_latency, args.real_concurrency
+        print(f"headline: {realistic['requests']} requests at {args.real_latency:g} s and concurrency "
+              f"{args.real_concurrency}: wall {realistic['wall_s']:.1f} s, ideal {realistic['ideal_s']:.1f} s "
+              f"({realistic['wall_s'] / realistic['ideal_s']:.2f}x), runner CPU "
+              f"{1000 * realistic['cpu_s'] / realistic['requests']:.2f} ms/request")
+    if args.headline_only:
+        return {"realistic": realistic, "questions": n_questions, "date": time.strftime("%Y-%m-%d")}
     server = Server(args.latency)
     rows, cached = [], []
     try:
@@ -216,7 +240,7 @@ def measure(args: argparse.Namespace) -> dict:
         print(f"list at {args.slow_latency:g} s latency: wall {slow['wall_s']:.1f} s, requests "
               f"{slow['phase_s']:.1f} s, ideal {slow['ideal_s']:.1f} s")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return {"rows": rows, "cached": cached, "slow": slow, "together": together,
+    return {"rows": rows, "cached": cached, "slow": slow, "together": together, "realistic": realistic,
             "cached_together": cached_together, "questions": n_questions, "latency": args.latency,
             "load": load, "date": time.strftime("%Y-%m-%d"),
             "slow_latency": args.slow_latency, "concurrency": args.concurrency, "seq_limit": args.seq_limit,
@@ -253,9 +277,12 @@ def report(res: dict) -> str:
         f"`python benchmarks/run_speed.py --write-docs` — measured {res.get('date', '?')} on "
         f"{platform.machine()} with {os.cpu_count()} CPU cores (load average {load:.2f} at the end), "
         f"Python {platform.python_version()}. Default synthetic benchmark ({res['questions']} test questions: "
-        "3 levels x 200); fake OpenAI-compatible server `tests/servers/fake_openai.py` in its own process, "
-        f"answering after {res['latency'] * 1000:.0f} ms; `perrecbench run --max-concurrency {res['concurrency']}` "
-        "as a real CLI process with a fresh cache and default options.",
+        "3 levels x 200); fake OpenAI-compatible server `tests/servers/fake_openai.py` in its own process; "
+        "every run a real `perrecbench run` process with a fresh cache and default options.",
+        "",
+        *_realistic_lines(res.get("realistic")),
+        f"**For comparison, a fast server** (answering after {res['latency'] * 1000:.0f} ms, "
+        f"`--max-concurrency {res['concurrency']}`): here the runner's own CPU is the limit.",
         "",
         "* *wall*: the whole process. *start-up*: process start to first request sent (interpreter and "
         "imports, loading the benchmark, the HTTP helper process importing the SDK). *requests*: first "
@@ -264,7 +291,7 @@ def report(res: dict) -> str:
         "method; the mean time between answers, multiplied by the full run's requests (an extrapolation).",
         "",
         "**The whole benchmark, one command** (`perrecbench run --method point,pair,list`: one process, the "
-        "three methods share the request slots, the cache and each question's prompt parts):",
+        "three methods share the request slots, the cache and each question's prompt Components):",
         "",
         *header,
         _row({**together, "method": "point,pair,list"}),
@@ -282,7 +309,7 @@ def report(res: dict) -> str:
         f"**{cached_together['wall_s']:.1f} s**, {cached_together['requests']} requests. Target < "
         f"{TARGET_CACHED_S:.0f} s with zero requests: {'met' if ok_cached else 'NOT met'}. The re-run "
         "rebuilds every prompt to compute the cache keys, with each question's retrieved histories "
-        "read from the cache file's prompt-parts memo (so the benchmark's reviews are not even loaded) "
+        "read from the cache file's Components memo (so the benchmark's reviews are not even loaded) "
         "and no SDK import in the runner (the HTTP helper, started in case requests are needed, imports it on the "
         "other core and is not used).",
         "",
@@ -302,10 +329,10 @@ def report(res: dict) -> str:
         "commits it to the cache and writes call-log lines and predictions in batches every 0.2 s; the OpenAI SDK's HTTP "
         "work (~2 ms of CPU per request with aiohttp, more with httpx) runs in a helper process "
         "(`http_workers`, automatic at >= 16 requests in flight on a multi-core machine), so the two "
-        "share the machine's cores with the fake server. The `perrecbench` process starts that helper "
-        "before its own imports (the SDK import, ~1 s, is most of the start-up) and skips the "
-        "interpreter's teardown after the run. One process per method pays the start-up "
-        "three times and drains the pipe three times (the end of each run has few requests in flight).",
+        "share the machine's cores with the fake server. The helper starts when the model is checked, "
+        "so its SDK import (~1 s) runs while the runner loads the benchmark. One process per method pays "
+        "the start-up three times and drains the pipe three times (the end of each run has few requests "
+        "in flight).",
     ]
     if slow:
         lines += [
@@ -316,6 +343,30 @@ def report(res: dict) -> str:
         ]
     lines += ["", *HISTORY]
     return "\n".join(lines)
+
+
+def _realistic_lines(real: dict | None) -> list[str]:
+    """The headline: what a user meets with a real LLM server."""
+    if not real:
+        return []
+    ratio = real["wall_s"] / real["ideal_s"]
+    cpu_ms = 1000 * real["cpu_s"] / real["requests"]
+    return [
+        f"**Headline: the whole table for one model in one process, against a server answering after "
+        f"{real['latency']:g} s, at `--max-concurrency {real['concurrency']}`** (`perrecbench run --method "
+        "point,pair,list`; a real LLM server answers in about a second):",
+        "",
+        "| requests | wall | start-up | requests phase | ideal | wall / ideal | runner CPU | CPU per request |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {real['requests']} | {real['wall_s']:.1f} s | {real['startup_s']:.1f} s | {real['phase_s']:.1f} s | "
+        f"{real['ideal_s']:.1f} s | {ratio:.2f}x | {real['cpu_s']:.1f} s | {cpu_ms:.2f} ms |",
+        "",
+        f"Target within {REAL_TARGET}x of ideal: {'met' if ratio <= REAL_TARGET else 'NOT met'} ({ratio:.2f}x). "
+        f"Runner CPU per request (its process and HTTP helpers together) at most {CPU_MS_BEFORE} ms, the "
+        f"whole-process figure before this version: {'met' if cpu_ms <= CPU_MS_BEFORE else 'NOT met'} "
+        f"({cpu_ms:.2f} ms).",
+        "",
+    ]
 
 
 def write_docs(section: str) -> None:
@@ -337,8 +388,12 @@ def main() -> None:
     ap.add_argument("--seq-limit", type=int, default=10, help="questions per level for the sequential sample")
     ap.add_argument("--repeat", type=int, default=3, help="fresh runs of the whole benchmark in one process "
                     "(the median is reported, with the range)")
+    ap.add_argument("--real-latency", type=float, default=REAL_LATENCY,
+                    help="the headline's server latency (0 to skip the headline)")
+    ap.add_argument("--real-concurrency", type=int, default=REAL_CONCURRENCY)
     ap.add_argument("--slow-latency", type=float, default=1.0,
                     help="also run list at this server latency (0 to skip)")
+    ap.add_argument("--headline-only", action="store_true", help="measure the headline only (no report)")
     ap.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
     ap.add_argument("--from-json", help="report the measurements saved by an earlier run (no measuring)")
     args = ap.parse_args()
@@ -349,6 +404,9 @@ def main() -> None:
         saved = Path(args.workdir) / "results.json"
         saved.write_text(json.dumps(res, default=str, indent=1))
         print(f"measurements saved to {saved}")
+    if args.headline_only:
+        print("\n".join(_realistic_lines(res["realistic"])))
+        return
     section = report(res)
     print()
     print(section)

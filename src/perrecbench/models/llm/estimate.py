@@ -14,11 +14,16 @@ from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import permutations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...bench import Benchmark
 from ..ranking import heap_sort_async
 from .pricing import PriceTable
+
+if TYPE_CHECKING:
+    from .cache import ResponseCache
+    from .config import GenerateConfig
+    from .recommender import LLMRecommender
 
 CHARS_PER_TOKEN = 4
 COT_TOKENS = 150
@@ -83,14 +88,14 @@ def output_tokens_guess(method: str, n: int, cot: bool, max_tokens: int | None) 
 
 
 def estimate_run(
-    rec: Any,
+    rec: LLMRecommender,
     bench: Benchmark,
     method: str,
     split: str = "test",
     levels: list[str] | None = None,
     limit: int | None = None,
     prices: PriceTable | None = None,
-    cache: Any = None,
+    cache: ResponseCache | None = None,
 ) -> Estimate:
     """Count what `perrecbench run` would send for these questions. `rec` is an
     `LLMRecommender` after `load()`; `cache` (optional) counts requests already cached."""
@@ -139,7 +144,7 @@ def estimate_run(
     return est
 
 
-def rec_key(rec: Any, messages: list[Any], cfg: Any, sample: int) -> str:
+def rec_key(rec: LLMRecommender, messages: list[Any], cfg: GenerateConfig, sample: int) -> str:
     from .cache import cache_key
     from .client import chat_messages
 

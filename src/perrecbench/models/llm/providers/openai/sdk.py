@@ -50,7 +50,7 @@ def resolve_http(choice: str) -> str:
 class SdkClients:
     """The SDK's async clients (per base URL, created on first use) and one raw POST
     with the SDK's errors mapped to `CallError`. Used in the runner's process, or in
-    `http_worker` processes."""
+    `pool` helper processes (see `worker`)."""
 
     def __init__(self, api_key: str, http: str = "auto"):
         self.api_key = api_key
