@@ -1,0 +1,84 @@
+"""How the report rounds, in one place (the page states these rules, and tests check them).
+
+Every shown number is the value of `perrecbench score --format json` (or of
+`score --compare`) rounded for display; the page's `data-*` attributes hold the
+unrounded value:
+
+* our scores, intervals and Avg.: 3 decimals (as the terminal tables);
+* differences of a paired test: 3 decimals with a sign;
+* p-values: 4 decimals, "<0.0001" below that;
+* published scores, and every score in a figure: 2 decimals, as printed in the paper;
+* tokens and counts: whole numbers with thousands separators;
+* dollars: 4 decimals below $10, cents above;
+* a missing value (no answer scored, no price): an em dash.
+
+Negative numbers use the minus sign (U+2212), so columns of numbers line up.
+"""
+
+from __future__ import annotations
+
+import math
+
+MINUS = "\u2212"
+DASH = "\u2014"
+#: the rules above, as the page and `report.json` state them
+RULES = (
+    "our scores, intervals and Avg.: 3 decimals",
+    "paired differences: 3 decimals with a sign",
+    "p-values: 4 decimals, <0.0001 below that",
+    "published scores: 2 decimals, as printed in the paper",
+    "figures: 2 decimals",
+    "tokens and counts: whole numbers",
+    "dollars: 4 decimals below $10, cents above",
+)
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _signed(text: str) -> str:
+    return text.replace("-", MINUS)
+
+
+def score(value: float | None, decimals: int = 3) -> str:
+    """A score: `decimals` places (3 for ours, 2 for published)."""
+    return DASH if _missing(value) else _signed(f"{value:.{decimals}f}")
+
+
+def diff(value: float | None) -> str:
+    """A paired difference, always with its sign."""
+    return DASH if _missing(value) else _signed(f"{value:+.3f}")
+
+
+def interval(low: float | None, high: float | None, decimals: int = 3) -> str:
+    if _missing(low) or _missing(high):
+        return DASH
+    return f"[{score(low, decimals)}, {score(high, decimals)}]"
+
+
+def signed_interval(low: float | None, high: float | None) -> str:
+    if _missing(low) or _missing(high):
+        return DASH
+    return f"[{diff(low)}, {diff(high)}]"
+
+
+def p_value(value: float | None) -> str:
+    if _missing(value):
+        return DASH
+    return "<0.0001" if value < 0.00005 else f"{value:.4f}"
+
+
+def count(value: int | None) -> str:
+    return DASH if value is None else f"{value:,}"
+
+
+def usd(value: float | None) -> str:
+    if _missing(value):
+        return DASH
+    return f"${value:,.2f}" if value >= 10 else f"${value:.4f}"
+
+
+def full(value: float | None) -> str:
+    """The unrounded value for a `data-*` attribute: `repr` round-trips a float exactly."""
+    return "" if _missing(value) else repr(float(value))
