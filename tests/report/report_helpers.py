@@ -54,7 +54,10 @@ def rounded(value: float | None, decimals: int = 3, sign: bool = False) -> str:
     """The page's rounding rule, written out again independently of the report code."""
     if value is None:
         return "\u2014"
-    return (f"{value:+.{decimals}f}" if sign else f"{value:.{decimals}f}").replace("-", MINUS)
+    text = f"{value:+.{decimals}f}" if sign else f"{value:.{decimals}f}"
+    if float(text) == 0:  # -0.000 shows as 0.000 (+0.000)
+        text = text.replace("-", "+" if sign else "")
+    return text.replace("-", MINUS)
 
 
 def as_float(text: str) -> float | None:

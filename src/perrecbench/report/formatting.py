@@ -12,7 +12,8 @@ unrounded value:
 * dollars: 4 decimals below $10, cents above;
 * a missing value (no answer scored, no price): an em dash.
 
-Negative numbers use the minus sign (U+2212), so columns of numbers line up.
+Negative numbers use the minus sign (U+2212), so columns of numbers line up; a value
+that rounds to zero shows no minus (0.000, +0.000).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ MINUS = "\u2212"
 DASH = "\u2014"
 #: the rules above, as the page and `report.json` state them
 RULES = (
-    "our scores, intervals and Avg.: 3 decimals",
+    "our scores, intervals and Avg.: 3 decimals (a value that rounds to zero shows no minus)",
     "paired differences: 3 decimals with a sign",
     "p-values: 4 decimals, <0.0001 below that",
     "published scores: 2 decimals, as printed in the paper",
@@ -41,14 +42,19 @@ def _signed(text: str) -> str:
     return text.replace("-", MINUS)
 
 
+def _rounded(value: float, decimals: int) -> float:
+    """`value` rounded, with a negative zero made positive: -0.0001 shows as 0.000."""
+    return round(value, decimals) + 0.0
+
+
 def score(value: float | None, decimals: int = 3) -> str:
     """A score: `decimals` places (3 for ours, 2 for published)."""
-    return DASH if _missing(value) else _signed(f"{value:.{decimals}f}")
+    return DASH if _missing(value) else _signed(f"{_rounded(value, decimals):.{decimals}f}")
 
 
 def diff(value: float | None) -> str:
     """A paired difference, always with its sign."""
-    return DASH if _missing(value) else _signed(f"{value:+.3f}")
+    return DASH if _missing(value) else _signed(f"{_rounded(value, 3):+.3f}")
 
 
 def interval(low: float | None, high: float | None, decimals: int = 3) -> str:

@@ -66,14 +66,19 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _benchmarks(inputs: ReportInputs) -> list[dict[str, Any]]:
+    """Each benchmark of the runs once: name, path, split and questions per level scored."""
     seen: dict[str, dict[str, Any]] = {}
     for run in inputs.runs:
-        key = str(run.bench.path)
-        if key not in seen:
-            counts = (run.bench.manifest.get("counts") or {}).get("questions", {}).get(run.split, {})
-            seen[key] = {"name": run.bench.name, "path": key, "split": run.split,
-                         "questions": {lv: counts[lv] for lv in LEVELS if lv in counts}}
-    return list(seen.values())
+        b = seen.setdefault(str(run.bench.path), {"name": run.bench.name, "path": str(run.bench.path),
+                                                  "split": run.split, "levels": set()})
+        b["levels"] |= set(run.levels)
+    out = []
+    for b in seen.values():
+        bench = next(r.bench for r in inputs.runs if str(r.bench.path) == b["path"])
+        wanted = b.pop("levels")
+        levels = [lv for lv in LEVELS if lv in wanted]
+        out.append({**b, "questions": {lv: len(bench.questions(b["split"], lv)) for lv in levels}})
+    return out
 
 
 def _intro(title: str, inputs: ReportInputs) -> str:

@@ -31,7 +31,7 @@ def _categories(r: RunCost) -> str:
 def _cost_cells(r: RunCost) -> str:
     k = r.costs
     if k is None:
-        return '<td class="num muted" colspan="6">no model calls</td>'
+        return '<td class="muted" colspan="5">no model calls</td>'
     dollars = fmt.usd(k.cost_usd) if k.cost_known else (
         f"{fmt.usd(k.cost_usd)} + ?" if k.cost_usd else "?")
     unpriced = f"{k.unpriced:,} answers have no known price" if k.unpriced else "all answers priced"
@@ -42,7 +42,7 @@ def _cost_cells(r: RunCost) -> str:
     errors = " · ".join(f"{esc(c)} {n:,}" for c, n in k.errors.items()) or "none"
     return (f'<td class="num"{data}>{fmt.count(k.sent)}</td><td class="num">{fmt.count(k.cached)}</td>'
             f'<td class="num" title="{esc(errors)}">{fmt.count(sum(k.errors.values()))}</td>'
-            f'<td class="num">{fmt.count(k.prompt_tokens)}</td><td class="num">{fmt.count(k.completion_tokens)}</td>'
+            f'<td class="num">{fmt.count(k.prompt_tokens)} / {fmt.count(k.completion_tokens)}</td>'
             f'<td class="num" title="{esc(unpriced)}">{esc(dollars)}</td>')
 
 
@@ -51,12 +51,12 @@ def render(data: CostData, figs: Mapping[str, str]) -> str:
     counted = any(r.calls for r in data.runs)
     group = '<tr class="group"><th colspan="6"></th>'
     group += '<th colspan="3">calls / question</th>' if counted else ""
-    group += '<th colspan="6">model calls (calls.jsonl, all sessions)</th>' if logged else ""
+    group += '<th colspan="5">model calls (calls.jsonl, all sessions)</th>' if logged else ""
     heads = [("model", ""), ("method", ""), ("questions", "num"), ("failed", "num"),
              ("missing", "num"), ("failure categories", "")]
     heads += [(lv, "num") for lv in LEVELS] if counted else []
-    heads += [("requests", "num"), ("cache hits", "num"), ("failed attempts", "num"),
-              ("prompt tokens", "num"), ("completion tokens", "num"), ("cost", "num")] if logged else []
+    heads += [("requests", "num"), ("cache hits", "num"), ("errors", "num"),
+              ("tokens in / out", "num"), ("cost", "num")] if logged else []
     head = group + "</tr><tr>" + "".join(f'<th class="{c}">{esc(h)}</th>' for h, c in heads) + "</tr>"
     rows = []
     previous = None
@@ -78,9 +78,10 @@ def render(data: CostData, figs: Mapping[str, str]) -> str:
                      "and self-consistency samples included, and for pairwise runs one call per "
                      "comparison the sort asked for (baselines too).")
     if logged:
-        notes.append("Requests, tokens and dollars add up each run's calls.jsonl over all its "
-                     "sessions: tokens and dollars of the answers received; cache hits cost nothing "
-                     "again; a local server costs $0.")
+        notes.append("Requests, errors (failed attempts: 429s, timeouts, ...; hover for their "
+                     "categories), tokens and dollars add up each run's calls.jsonl over all its "
+                     "sessions: tokens (prompt / completion) and dollars of the answers received; "
+                     "cache hits cost nothing again; a local server costs $0.")
     else:
         notes.append("No run has a call log (baselines answer locally), so nothing was paid.")
     body = table(head, rows, "costs") + "".join(f'<p class="note">{n}</p>' for n in notes)
