@@ -65,6 +65,18 @@ def test_writes_the_page_figures_and_the_numbers(synthetic):
     assert len(doc["sections"]["reference"]["published"]) == 19
 
 
+def test_the_table_is_the_leaderboard_command_s(synthetic):
+    """Same rows, same order, same Avg. as `perrecbench leaderboard --format csv`."""
+    models, _, out, _ = synthetic
+    board = list(csv.DictReader(ok(["leaderboard", *models, "--format", "csv"]).splitlines()))
+    lines = json.loads((out / "report.json").read_text())["sections"]["leaderboard"]["lines"]
+    assert [b["model"] for b in board] == [line["label"] for line in lines]
+    for b, line in zip(board, lines):
+        assert float(b["avg"]) == line["avg"]
+        for key, cell in line["cells"].items():
+            assert float(b[key.replace("/", "_")]) == cell["score"]
+
+
 def test_figures_are_vector_self_contained_files(synthetic):
     _, _, out, _ = synthetic
     from PIL import Image

@@ -12,9 +12,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from . import colors
 from . import formatting as fmt
+
+if TYPE_CHECKING:
+    from .page_data import Cell
 
 CSS = """
 :root{--ink:#1d232b;--muted:#66707c;--line:#e3e6ea;--soft:#f6f7f9;--accent:#0b5cad}
@@ -83,7 +87,7 @@ def attrs(**values: object) -> str:
     return "".join(f' {k.replace("_", "-")}="{esc(v)}"' for k, v in values.items() if v is not None)
 
 
-def score_cell(cell, limit: float, decimals: int = 3, extra_class: str = "", ci: bool = True) -> str:
+def score_cell(cell: Cell | None, limit: float, decimals: int = 3, extra_class: str = "", ci: bool = True) -> str:
     """A coloured table cell for one score row: value, interval underneath (unless not
     `ci`: then on hover), counts on hover."""
     if cell is None:
