@@ -40,7 +40,7 @@ LINES = [
 
 
 def test_call_totals_count_every_kind_of_line():
-    text = [json.dumps(x) for x in LINES] + ["", "[1, 2]", '{"status": "ok", "usa']  # blank, not an object, torn
+    text = [json.dumps({"ts": 1.0, **x}) for x in LINES] + ["", "[1, 2]", '{"status": "ok", "usa']  # blank, not an object, torn
     k = summarize_calls(text)
     assert (k.lines, k.bad_lines) == (12, 2)
     assert (k.answered, k.cached, k.skipped, k.sent) == (4, 1, 1, 7)

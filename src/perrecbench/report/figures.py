@@ -222,7 +222,8 @@ def failure_bars(data: CostData) -> Figure:
     ax = fig.add_subplot()
     for row, r in enumerate(runs):
         left = 0.0
-        parts = [(k, r.categories.get(k, 0), colors.category(i), None) for i, k in enumerate(cats)]
+        parts: list[tuple[str, int, str, str | None]] = [
+            (k, r.categories.get(k, 0), colors.category(i), None) for i, k in enumerate(cats)]
         parts.append(("never answered", r.n_missing, "#d9d9d9", "////"))
         for name, count, color, hatch in parts:
             if not count:

@@ -34,8 +34,9 @@ RULES = (
 )
 
 
-def _missing(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def _value(value: float | None) -> float | None:
+    """The value, or None when there is none (None or NaN)."""
+    return None if value is None or math.isnan(value) else value
 
 
 def _signed(text: str) -> str:
@@ -49,30 +50,33 @@ def _rounded(value: float, decimals: int) -> float:
 
 def score(value: float | None, decimals: int = 3) -> str:
     """A score: `decimals` places (3 for ours, 2 for published)."""
-    return DASH if _missing(value) else _signed(f"{_rounded(value, decimals):.{decimals}f}")
+    v = _value(value)
+    return DASH if v is None else _signed(f"{_rounded(v, decimals):.{decimals}f}")
 
 
 def diff(value: float | None) -> str:
     """A paired difference, always with its sign."""
-    return DASH if _missing(value) else _signed(f"{_rounded(value, 3):+.3f}")
+    v = _value(value)
+    return DASH if v is None else _signed(f"{_rounded(v, 3):+.3f}")
 
 
 def interval(low: float | None, high: float | None, decimals: int = 3) -> str:
-    if _missing(low) or _missing(high):
+    if _value(low) is None or _value(high) is None:
         return DASH
     return f"[{score(low, decimals)}, {score(high, decimals)}]"
 
 
 def signed_interval(low: float | None, high: float | None) -> str:
-    if _missing(low) or _missing(high):
+    if _value(low) is None or _value(high) is None:
         return DASH
     return f"[{diff(low)}, {diff(high)}]"
 
 
 def p_value(value: float | None) -> str:
-    if _missing(value):
+    v = _value(value)
+    if v is None:
         return DASH
-    return "<0.0001" if value < 0.00005 else f"{value:.4f}"
+    return "<0.0001" if v < 0.00005 else f"{v:.4f}"
 
 
 def count(value: int | None) -> str:
@@ -80,11 +84,13 @@ def count(value: int | None) -> str:
 
 
 def usd(value: float | None) -> str:
-    if _missing(value):
+    v = _value(value)
+    if v is None:
         return DASH
-    return f"${value:,.2f}" if value >= 10 else f"${value:.4f}"
+    return f"${v:,.2f}" if v >= 10 else f"${v:.4f}"
 
 
 def full(value: float | None) -> str:
     """The unrounded value for a `data-*` attribute: `repr` round-trips a float exactly."""
-    return "" if _missing(value) else repr(float(value))
+    v = _value(value)
+    return "" if v is None else repr(float(v))

@@ -77,7 +77,7 @@ def summarize_calls(lines: Iterable[str]) -> CallCosts:
         status = rec.get("status")
         if status == "ok":
             answered += 1
-            usage = rec.get("usage") if isinstance(rec.get("usage"), dict) else {}
+            usage = rec["usage"] if isinstance(rec.get("usage"), dict) else {}
             if usage.get("prompt_tokens") is None and usage.get("completion_tokens") is None:
                 no_usage += 1
             prompt += _count(usage.get("prompt_tokens"))
