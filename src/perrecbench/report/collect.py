@@ -1,0 +1,74 @@
+"""From run directories to the report's inputs and sections.
+
+`load_inputs` loads and scores the runs exactly as `perrecbench score` does (same
+function, metric, seed and resamples), so every score on the page is a row of
+`score --format json`. `collect_sections` asks each builder in turn for its section.
+
+Adding an analysis to the report (rating prediction, `correlate`, `sweep`, breakdowns):
+
+1. give it a typed result in its own stage (e.g. `score/correlation.py` returning a
+   frozen dataclass) and a figure function `draw(data) -> Figure` in `report/figures.py`
+   (or a module of its own beside it);
+2. write `report/sections/<name>.py` with `render(data, figures) -> str` and
+   `build(inputs, progress) -> Section | None`, returning None when its inputs are
+   absent: rating runs are among `inputs.runs` (their `method`), a sweep's table or a
+   counts file is found under `inputs.paths`;
+3. add its `build` to `OPTIONAL_BUILDERS` below. The page, its table of contents, the
+   figure files and `report.json` pick it up with no other change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..score.runs import load_runs
+from ..score.scoring import score_run
+from .reference import load_reference
+from .section import Progress, ReportInputs, Section, SectionBuilder, no_progress
+from .sections import costs, leaderboard, methods, reference
+
+#: always tried, in page order (each returns None when it has nothing to show)
+CORE_BUILDERS: tuple[SectionBuilder, ...] = (leaderboard.build, methods.build, costs.build, reference.build)
+#: analyses whose inputs are optional; they follow the core sections in this order
+OPTIONAL_BUILDERS: tuple[SectionBuilder, ...] = ()
+
+
+def load_inputs(
+    paths: Sequence[Path | str],
+    metric: str = "tau-b",
+    bench: Path | str | None = None,
+    seed: int = 0,
+    resamples: int = 1000,
+    reference: bool = False,
+    progress: Progress = no_progress,
+) -> ReportInputs:
+    """Load the runs (a folder of runs stands for its runs) and score them like `score`."""
+    progress("loading runs", 0, 1)
+    runs = load_runs(list(paths), bench)
+    progress("loading runs", 1, 1)
+    rows = []
+    for i, run in enumerate(runs):
+        progress("scoring", i, len(runs))
+        rows.extend(score_run(run, metric, n_resamples=resamples, seed=seed))
+    progress("scoring", len(runs), len(runs))
+    return ReportInputs(runs=runs, rows=rows, metric=metric, seed=seed, resamples=resamples,
+                        reference=load_reference() if reference else None,
+                        paths=tuple(Path(p) for p in paths))
+
+
+def collect_sections(
+    inputs: ReportInputs,
+    progress: Progress = no_progress,
+    builders: Sequence[SectionBuilder] | None = None,
+) -> list[Section]:
+    """The sections that have something to show, in builder order."""
+    out = []
+    for build in builders if builders is not None else CORE_BUILDERS + OPTIONAL_BUILDERS:
+        section = build(inputs, progress)
+        if section is not None:
+            out.append(section)
+    keys = [s.key for s in out]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"report sections share a key: {keys}")  # a bug in a builder
+    return out
