@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from .. import LEVELS, METHODS, SPLITS
+from .. import METHODS, SPLITS
 from ..errors import ConfigError, InputDataError, ModelError
 from ..prompts.components import Components, Message, PromptOptions
 
@@ -183,7 +183,9 @@ def profiles(
     from ..prompts import profiles as prof
 
     b = Benchmark(bench)
-    lvls = _levels(levels)
+    from ..run.plan import parse_levels
+
+    lvls = parse_levels(levels)
     if offline == (model is not None):
         raise ConfigError("give either --offline or --model MODEL")
     if offline:
@@ -215,16 +217,6 @@ def profiles(
         typer.secho(f"  {err}", fg="yellow", err=True)
     if report.failed:
         typer.secho("run the same command again to retry the failed ones", fg="yellow", err=True)
-
-
-def _levels(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    out = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in out if t not in LEVELS]
-    if bad:
-        raise ConfigError(f"unknown level(s) {bad}; choose from {', '.join(LEVELS)}")
-    return out
 
 
 def _llm_generate(
