@@ -135,6 +135,10 @@ def breakdown_csv(table: BreakdownTable) -> str:
     return csv_text(BREAKDOWN_FIELDS, ([getattr(r, f) for f in BREAKDOWN_FIELDS] for r in table.rows))
 
 
+def _cell(r: Any) -> str:
+    return "-" if r is None else f"{_f(r.score)}\n{_ci(r.ci_low, r.ci_high)}\nn={r.n_questions}"
+
+
 def breakdown_text(table: BreakdownTable, width: int = 180) -> str:
     """A pivot: a row per model (x method x level x metric), a column per group, each cell
     the score, its 95% interval and its number of questions."""
@@ -165,8 +169,7 @@ def breakdown_text(table: BreakdownTable, width: int = 180) -> str:
 
     lines = []
     for key, by_col in sorted(cells.items(), key=lambda kv: sort_key(kv[0])):
-        lines.append([*key, *(("-" if (r := by_col.get(c)) is None else
-                               f"{_f(r.score)}\n{_ci(r.ci_low, r.ci_high)}\nn={r.n_questions}") for c in columns)])
+        lines.append([*key, *(_cell(by_col.get(c)) for c in columns)])
     caption = [*([f"exposure: {table.exposure_source}"] if table.exposure_source else []), *table.notes]
     return render_text(_table(f"Scores by {table.by} (95% bootstrap CI, questions)", [*keys, *columns], lines,
                               caption="\n".join(caption), right=columns), width)

@@ -107,7 +107,7 @@ def correlation(name: str, x: Sequence[float], y: Sequence[float], n_resamples: 
     (x_i, y_i) with replacement; resamples where the coefficient is undefined are left
     out of the interval (with 3 models, many are)."""
     xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    value = coefficient(name, xa, ya)
+    value = coefficient(name, list(xa), list(ya))
     if xa.size < 2 or n_resamples < 1:
         return value, math.nan, math.nan
     idx = np.random.default_rng(seed).integers(0, xa.size, size=(n_resamples, xa.size))
