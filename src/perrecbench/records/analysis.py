@@ -1,6 +1,6 @@
 """Results of the paper's analyses, as stored documents: the correlation of preference
-scores with rating-prediction error (`perrecbench correlate`), a sweep's tidy table
-(`perrecbench sweep`) and score breakdowns (`perrecbench breakdown`).
+scores with rating-prediction error (`perrecbench correlate`) and score breakdowns
+(`perrecbench breakdown`); a sweep's documents are in `records.sweep`.
 
 Each document is a `StoredRecord` with its own format version; the report and the
 figures read them, never the runs. Undefined values (a correlation of two models, a
@@ -17,8 +17,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from .provenance import Provenance
 from .score_row import ScoreRow
 from .versioning import StoredRecord
-
-Value = Any  # a setting's value: number, string, bool or None
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -107,36 +105,6 @@ class CorrelationReport(StoredRecord):
     rows: list[CorrelationRow] = Field(default_factory=list)
     groups: list[GroupPoint] = Field(default_factory=list)
     excluded: list[str] = Field(default_factory=list)  # models left out (the oracle reads the truth)
-    notes: list[str] = Field(default_factory=list)
-    provenance: Provenance | None = None
-
-
-# --- sweep ---------------------------------------------------------------------------------
-
-
-class SweepRow(ScoreRow):
-    """A score row of one sweep cell: which cell, and every varied setting's value there."""
-
-    cell: str
-    settings: dict[str, Value] = Field(default_factory=dict)
-
-
-class SweepTable(StoredRecord):
-    """What `perrecbench sweep` writes as `sweep-table.json`: one row per cell x method x
-    level x metric. `base` holds each varied setting's value in the base cell (one at a
-    time: every other cell differs from it in one setting)."""
-
-    FORMAT: ClassVar[int] = 1
-    KIND: ClassVar[str] = "sweep table"
-    model_config = ConfigDict(frozen=True)
-
-    format_version: int = FORMAT
-    model: str
-    mode: str = "one-at-a-time"  # or "grid"
-    axes: dict[str, list[Value]] = Field(default_factory=dict)
-    base: dict[str, Value] = Field(default_factory=dict)
-    metric: str = "tau-b"
-    rows: list[SweepRow] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     provenance: Provenance | None = None
 

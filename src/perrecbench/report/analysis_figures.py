@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..records.analysis import BreakdownTable, CorrelationReport, SweepTable
+from ..records.analysis import BreakdownTable, CorrelationReport
+from ..records.sweep import SweepTable
 
 FORMATS = ("svg", "png", "pdf")
 DPI = 110
@@ -190,7 +191,7 @@ def sweep_figures(table: SweepTable, out_dir: Path | str, prefix: str = "sweep")
     for axis, values in table.axes.items():
         others = {a: table.base.get(a) for a in table.axes if a != axis}
         rows = [r for r in table.rows if all(r.settings.get(a) == v for a, v in others.items())]
-        paths += _draw(7.2, 2.6, out_dir, f"{prefix}-{_safe(axis)}",
+        paths += _draw(7.2, 2.8, out_dir, f"{prefix}-{_safe(axis)}",
                        lambda fig, axis=axis, values=values, rows=rows: _sweep_panels(fig, table, axis, values, rows))
     return paths
 
@@ -229,17 +230,24 @@ def _sweep_panels(fig: Any, table: SweepTable, axis: str, values: Sequence[Any],
             err = [[max(0.0, p[1].score - p[1].ci_low) if _finite(p[1].ci_low) else 0.0 for p in pts],
                    [max(0.0, p[1].ci_high - p[1].score) if _finite(p[1].ci_high) else 0.0 for p in pts]]
             ax.errorbar(x, y, yerr=err, marker="o", ms=3.5, lw=1.2, capsize=2, label=method,
-                        color=_PALETTE[j % len(_PALETTE)])
+                        color=_PALETTE[_METHOD_ORDER.get(method, j) % len(_PALETTE)])
         ax.set_title(panel)
         ax.set_xlabel(axis + ("" if table.base.get(axis) is None else f" (base {table.base[axis]})"))
         if not numeric:
             ax.set_xticks(list(xs.values()), [str(v) for v in values], rotation=20)
         if panel != "rating":
             ax.axhline(0.0, color="#999999", lw=0.6, ls=":")
-        if methods:
-            ax.legend(frameon=False)
     if panels:
         axes[0].set_ylabel(table.metric)
+    handles: list[Any] = []
+    seen: list[str] = []
+    for ax in axes:
+        for h, n in zip(*ax.get_legend_handles_labels(), strict=True):
+            if n not in seen:
+                handles.append(h)
+                seen.append(n)
+    if handles:
+        fig.legend(handles, seen, loc="outside lower center", ncols=len(seen), frameon=False)
     fig.suptitle(f"{table.model}: varying {axis}", fontsize=9)
 
 

@@ -9,7 +9,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..records.analysis import BreakdownTable, CorrelationReport, SweepTable
+from ..records.analysis import BreakdownTable, CorrelationReport
+from ..records.sweep import SweepTable
 from .leaderboard import render_text
 
 
@@ -110,7 +111,7 @@ def sweep_text(table: SweepTable, width: int = 160) -> str:
                      key=lambda c: (_ORDER.get(c[0], 9), _ORDER.get(c[1], 9)))
     cells = list(dict.fromkeys(r.cell for r in table.rows))
     value = {(r.cell, r.method, r.level): r for r in table.rows if r.metric == metrics[r.method]}
-    header = ["cell", *(f"{lv} {m}" + (" rmse" if m == "rating" else "") for m, lv in columns)]
+    header = ["cell", *("rating rmse" if m == "rating" else f"{lv} {m}" for m, lv in columns)]
     rows = []
     for cell in cells:
         line = [cell]

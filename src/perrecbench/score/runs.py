@@ -116,13 +116,21 @@ def load_run(run_dir: Path | str, bench: Benchmark | Path | str | None = None) -
 
 def expand_run_dirs(run_dirs: Sequence[Path | str]) -> list[Path]:
     """Run directories as given; a folder that is not a run itself but holds runs (the
-    OUT of `perrecbench run --method point,pair,list`) stands for those runs."""
+    OUT of `perrecbench run --method point,pair,list`, a folder of those, a sweep)
+    stands for every run below it."""
     out: list[Path] = []
     for rd in map(Path, run_dirs):
-        inner = [] if RunDir(rd).exists() or not rd.is_dir() else sorted(
-            p for p in rd.iterdir() if p.is_dir() and RunDir(p).exists())
-        out.extend(inner or [rd])
+        out.extend(_runs_below(rd) or [rd])
     return out
+
+
+def _runs_below(folder: Path) -> list[Path]:
+    if RunDir(folder).exists() or not folder.is_dir():
+        return []
+    found: list[Path] = []
+    for p in sorted(q for q in folder.iterdir() if q.is_dir()):
+        found.extend([p] if RunDir(p).exists() else _runs_below(p))
+    return found
 
 
 def load_runs(run_dirs: Sequence[Path | str], bench: Path | str | None = None,
