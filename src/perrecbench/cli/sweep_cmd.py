@@ -7,11 +7,15 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..report.progress import console
 from ..run.runner import DEFAULT_CONCURRENCY
+
+if TYPE_CHECKING:
+    from ..run.sweep import SweepRequest
 
 _LLM = "LLM (shared by every cell)"
 
@@ -120,7 +124,7 @@ def _table(out: Path, metric: str, resamples: int) -> None:
     typer.secho(f"wrote {len(written)} files to {out}", err=True)
 
 
-def _dry_run(request) -> None:  # type: ignore[no-untyped-def]
+def _dry_run(request: SweepRequest) -> None:
     from ..bench import Benchmark
     from ..models.registry import create_model, is_llm
     from ..report.run_text import fmt_cost, fmt_tokens

@@ -224,7 +224,7 @@ def create_models(request: SweepRequest, cells: Sequence[SweepCell]) -> list[tup
     from ..models.llm.recommender import LLMRecommender
 
     owner: LLMRecommender | None = None
-    out = []
+    out: list[tuple[SweepCell, list[Recommender]]] = []
     for cell in cells:
         options = request.cell_options(cell)
         if is_llm(request.model):
@@ -235,7 +235,7 @@ def create_models(request: SweepRequest, cells: Sequence[SweepCell]) -> list[tup
             else:
                 model.share_transport(owner)
             model.check()
-            out.append((cell, [model] * len(request.methods)))
+            out.append((cell, [model for _ in request.methods]))
         else:
             models = [create_model(request.model, options) for _ in request.methods]
             out.append((cell, models))

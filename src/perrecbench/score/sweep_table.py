@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import BenchmarkError
-from ..records.sweep import SweepRow, SweepTable
+from ..records.sweep import SweepCell, SweepRow, SweepTable
 from ..run.rundir import RunDir
 from ..run.sweep import read_manifest
 from .runs import load_runs
@@ -20,7 +20,8 @@ def sweep_table(sweep_dir: Path | str, metric: str = "tau-b", n_resamples: int =
     cells with no run directory yet are left out and named in the notes."""
     sweep_dir = Path(sweep_dir)
     manifest = read_manifest(sweep_dir)
-    present, missing = [], []
+    present: list[tuple[SweepCell, str, Path]] = []
+    missing: list[tuple[SweepCell, str, Path]] = []
     for cell in manifest.cells:
         for method, rel in cell.runs.items():
             (present if RunDir(sweep_dir / rel).exists() else missing).append((cell, method, sweep_dir / rel))
