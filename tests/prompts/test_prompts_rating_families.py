@@ -92,10 +92,12 @@ def test_variant_defaults_to_zero_and_markers_continue_past_four(code_dir):
 
 def test_families_refuse_what_they_have_no_place_for(code_dir, tmp_path):
     pset = get_prompt_set("rating-wang", code_dir, 1)
-    for options in (PromptOptions(use_profile=True), PromptOptions(use_profile=False, cot=True),
-                    PromptOptions(use_profile=False, rel_rating=True)):
+    profiled = Components((UserBlock(HISTORY, "Loves space operas.", 5.0, 4.1),), QUERY)
+    for comps, options in ((profiled, PromptOptions(use_profile=True)), (COMPONENTS, PromptOptions(cot=True)),
+                           (COMPONENTS, PromptOptions(use_profile=False, rel_rating=True))):
         with pytest.raises(ConfigError, match="no profile, CoT"):
-            pset.render("point", COMPONENTS, options)
+            pset.render("point", comps, options)
+    assert pset.render("point", COMPONENTS, PromptOptions()) == pset.render("point", COMPONENTS, PLAIN)
     with pytest.raises(ConfigError, match="unknown method"):
         pset.render("list", COMPONENTS, PLAIN)
     with pytest.raises(ConfigError, match="variants 0-3"):

@@ -154,7 +154,8 @@ class RatingFamilySet:
 
     def render(self, method: str, components: Components, options: PromptOptions) -> list[Message]:
         check_users(method, components, METHODS)
-        if options.cot or options.demos or options.rel_rating or options.use_profile:
+        profile = options.use_profile and any(u.profile for u in components.users)
+        if options.cot or options.demos or options.rel_rating or profile:
             raise ConfigError(f"the {self.name} prompts take no profile, CoT, few-shot demos or relative "
                               "ratings (they have no place for them)")
         user = components.users[0]
