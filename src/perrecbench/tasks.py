@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from . import LEVELS, RATING
+from . import RATING
 from .bench import Benchmark
 from .types import Question
 
@@ -79,7 +79,3 @@ def questions_for(bench: Benchmark, method: str, split: str = "test", levels: Se
         out[level] = qs if limit is None else qs[:limit]
     return out
 
-
-def is_level(name: str) -> bool:
-    """A level questions can be asked at: a preference level or the rating task's."""
-    return name in LEVELS or name == RATING

@@ -136,8 +136,6 @@ POOLED = {
                                                              .astype(float)), (RATING,)),
     "pearson": PooledMetric("pearson", _relatives, _pearson_point, stats.weighted_pearson),
 }
-#: what the rating task is scored by (SPEC 6b), in this order
-RATING_METRICS = ("mae", "rmse", "acc")
 
 
 # --- cost (defined with the runner, which reports the same figures) ---------------------------
