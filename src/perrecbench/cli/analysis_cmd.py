@@ -69,8 +69,10 @@ def correlate(
     resamples: int = typer.Option(1000, "--resamples", help="bootstrap resamples"),
     seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
 ) -> None:
-    """Correlate preference scores with rating-prediction error (MAE, RMSE) across models,
-    and per group within each model (Pearson, Spearman, Kendall; 95% bootstrap CIs)."""
+    """Correlate preference scores with rating-prediction error (MAE, RMSE).
+
+    Across models, and per group within each model: Pearson, Spearman and Kendall, each
+    with a 95% bootstrap interval and its sample size."""
     from ..report import analysis_figures as figs
     from ..report.analysis_text import correlation_csv, correlation_points_csv, correlation_text
     from ..score.correlation import correlate as run_correlate
@@ -114,8 +116,10 @@ def breakdown(
     resamples: int = typer.Option(1000, "--resamples", help="bootstrap resamples"),
     seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
 ) -> None:
-    """Scores by item category, item exposure (how often it was rated), level or method,
-    each with its 95% bootstrap CI and question count."""
+    """Scores by item category, item exposure, level or method.
+
+    Each group's score with its 95% bootstrap interval and question count; exposure is
+    how often the item was rated (or your own counts, --exposure-file)."""
     from ..report import analysis_figures as figs
     from ..report.analysis_text import breakdown_csv, breakdown_text
     from ..score.breakdown import breakdown as run_breakdown

@@ -56,10 +56,12 @@ def sweep(
     templates: Path | None = typer.Option(None, help="the authors' template dir (official and rating-* prompt sets)",
                                           rich_help_panel=_LLM),
 ) -> None:
-    """Run one model under a grid of settings (each cell a normal, resumable run directory,
-    all sharing one process, one connection, the request slots and the cache), then write
-    the tidy table (CSV/JSON, a row per setting x method x level x metric with its
-    interval) and a line plot per varied setting. Rerun the same command to resume."""
+    """One model under a grid of settings in one process; a tidy table and a plot per setting.
+
+    Each cell is a normal, resumable run directory; all cells share the process, one
+    connection, the request slots and the cache. At the end: the tidy table (CSV/JSON,
+    a row per setting x method x level x metric with its interval) and a line plot per
+    varied setting. Rerun the same command to resume."""
     from ..run.plan import parse_levels, parse_methods, parse_option_pairs, parse_pairs
     from ..run.sweep import MODES, SweepRequest, parse_axis
 
