@@ -241,3 +241,26 @@ class Benchmark:
     @cached_property
     def context(self) -> Context:
         return Context.from_parquet(self.path)
+
+    def item_categories(self) -> dict[str, str | None]:
+        """item_id -> its category field (items.parquet only; no reviews are loaded)."""
+        import pyarrow.parquet as pq
+
+        path = self.path / ITEMS
+        if not path.exists():
+            raise BenchmarkError(f"{self.path} has no {ITEMS}; was it built by perrecbench?")
+        table = pq.read_table(path, columns=["item_id", "category"])
+        return dict(zip(table.column("item_id").to_pylist(), table.column("category").to_pylist(), strict=True))
+
+    def item_review_counts(self) -> dict[str, int]:
+        """item_id -> its number of reviews in reviews.parquet, at any time. For a query item
+        that is every review of it in the source data (one per user, the earliest), since
+        the benchmark keeps all of them; for other items only the question users' ones."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        path = self.path / REVIEWS
+        if not path.exists():
+            raise BenchmarkError(f"{self.path} has no {REVIEWS}; was it built by perrecbench?")
+        counts = pc.value_counts(pq.read_table(path, columns=["item_id"]).column("item_id"))
+        return {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}

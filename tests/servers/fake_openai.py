@@ -4,7 +4,8 @@ Answers `POST /v1/chat/completions`, `GET /v1/models`, and (for the Anthropic
 provider) `POST /v1/messages` in the Messages API shape. The answer format is read
 from the last user message: "predicted_ranking" -> listwise JSON over User1..Usern,
 "User A"/"User B" -> pairwise "[User A]"/"[User B]", "predicted_rating" -> pointwise
-JSON. Answers are deterministic: each user's block of the prompt is hashed and the
+JSON, other prompts about a rating (the older rating families) -> a bare number.
+Answers are deterministic: each user's block of the prompt is hashed and the
 user with the larger hash is preferred, so a pair asked in both orders agrees and the
 listwise order matches the pairwise one.
 
@@ -97,6 +98,10 @@ def answer_for(messages: list[dict[str, Any]], prose: bool = False) -> str:
             ans = json.dumps({"predicted_rating": (_h(block) % 9 - 4) / 2})
         else:
             ans = json.dumps({"predicted_rating": 1 + _h(block) % 5})
+    elif "x stars, xx%" in last:  # the older rating families answer a bare number (liu: stars, confidence)
+        ans = f"({1 + _h(last) % 5} stars, 80%)"
+    elif "rating" in last.lower():
+        ans = str(1 + _h(last) % 5)
     else:
         ans = "OK"
     if cot:

@@ -20,9 +20,20 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import build_cmd, demo_cmd, prompt_cmd, release_cmd, report_cmd, run_cmd, score_cmd
+    from . import (
+        analysis_cmd,
+        build_cmd,
+        demo_cmd,
+        prompt_cmd,
+        release_cmd,
+        report_cmd,
+        run_cmd,
+        score_cmd,
+        sweep_cmd,
+    )
 
-    for mod in (demo_cmd, build_cmd, release_cmd, run_cmd, score_cmd, report_cmd, prompt_cmd):
+    for mod in (demo_cmd, build_cmd, release_cmd, run_cmd, sweep_cmd, score_cmd, analysis_cmd, report_cmd,
+                prompt_cmd):
         mod.register(app)
 
 

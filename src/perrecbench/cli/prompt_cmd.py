@@ -15,7 +15,8 @@ from .. import METHODS, SPLITS
 from ..errors import ConfigError, InputDataError, ModelError
 from ..prompts.components import Components, Message, PromptOptions
 
-PROMPT_SETS = "default, official (needs --templates), official-sample-run"
+PROMPT_SETS = ("default, official (needs --templates), official-sample-run, or a rating family (point only; "
+               "needs --templates): rating-wang, rating-liu, rating-dai, rating-bookgpt")
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +34,7 @@ def render(
         ..., "--components", help='Components JSON file, or JSON Lines (one object per line); "-" = stdin'
     ),
     prompt_set: str = typer.Option("default", "--prompt-set", help=PROMPT_SETS),
+    prompt_variant: int | None = typer.Option(None, "--prompt-variant", help="rating families: variant 0-3"),
     templates: Path | None = typer.Option(None, "--templates", help="the authors' code/ folder"),
     cot: bool = typer.Option(False, "--cot", help="reason first, answer on the last line"),
     rel_rating: bool = typer.Option(False, "--rel-rating", help="history ratings are relative"),
@@ -45,7 +47,7 @@ def render(
     _check_method(method)
     from ..prompts.registry import get_prompt_set
 
-    pset = get_prompt_set(prompt_set, templates)
+    pset = get_prompt_set(prompt_set, templates, prompt_variant)
     source = "<stdin>" if components == "-" else components
     text = sys.stdin.read() if components == "-" else _read(Path(components))
     items, is_lines = read_components(text, source, lines_hint=Path(source).suffix.lower() in JSON_LINES_SUFFIXES)

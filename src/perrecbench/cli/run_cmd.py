@@ -27,12 +27,16 @@ _DRY = "Dry run"
 def run(
     bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
     model: str = typer.Option(..., "--model", "-m", help="baseline/<name>, openai/<model> or anthropic/<model>"),
-    method: str = typer.Option(..., "--method", help="point, pair, list, several (point,pair,list) or all"),
+    method: str = typer.Option(..., "--method", help="point, pair, list, rating (rating prediction), several "
+                               "(point,pair,list,rating) or all (= point,pair,list)"),
     out: Path = typer.Option(..., "--out", "-o", help="run directory (resumed if it exists); with several "
                              "methods, OUT/<method> (or OUT with {method} replaced)"),
     levels: str | None = typer.Option(None, help="comma-separated levels (default: all in the benchmark)"),
     split: str = typer.Option("test", help="test, heldout or train"),
-    limit: int | None = typer.Option(None, help="first N questions per level"),
+    limit: int | None = typer.Option(None, help="first N questions per level (also caps --pairs)"),
+    pairs: str = typer.Option("400", "--pairs", help="rating: (user, item) pairs to predict, sampled from the "
+                              "members of the split's questions; a number or all"),
+    pairs_seed: int = typer.Option(0, "--pairs-seed", help="rating: seed of the pair sample"),
     max_concurrency: int = typer.Option(DEFAULT_CONCURRENCY, help="requests (LLM) or questions (baselines) at once"),
     reask: str = typer.Option(
         "transient", "--reask", help="ask failed questions of an earlier run again: transient (transport "
@@ -78,8 +82,11 @@ def run(
                                     rich_help_panel=_LLM_HELP),
     rel_rating: bool = typer.Option(False, "--rel-rating", help="show relative ratings",
                                     rich_help_panel=_LLM_HELP),
-    prompt_set: str | None = typer.Option(None, help="default, official or official-sample-run",
-                                             rich_help_panel=_LLM_HELP),
+    prompt_set: str | None = typer.Option(None, help="default, official, official-sample-run, or a rating "
+                                          "family: rating-wang, rating-liu, rating-dai, rating-bookgpt",
+                                          rich_help_panel=_LLM_HELP),
+    prompt_variant: int | None = typer.Option(None, help="rating families: template variant 0-3 (default 0)",
+                                              rich_help_panel=_LLM_HELP),
     templates: Path | None = typer.Option(None, help="the authors' template dir (official prompt sets)",
                                              rich_help_panel=_LLM_HELP),
     describe_items: bool = typer.Option(False, "--describe-items", help="include item descriptions",
@@ -90,12 +97,19 @@ def run(
     Several methods (`--method point,pair,list`) run in one process into OUT/<method>
     (or into OUT with `{method}` replaced), sharing the request slots, the cache and
     each question's prompt Components."""
-    from ..run.plan import RunRequest, execute, parse_levels, parse_methods, parse_option_pairs
+    from ..run.plan import (
+        RunRequest,
+        execute,
+        parse_levels,
+        parse_methods,
+        parse_option_pairs,
+        parse_pairs,
+    )
 
     request = RunRequest(
         bench=bench, model=model, methods=parse_methods(method), out=out, levels=parse_levels(levels),
         split=split, limit=limit, max_concurrency=max_concurrency, reask=retry_failed or reask,
-        options=parse_option_pairs(option),
+        options=parse_option_pairs(option), pairs=parse_pairs(pairs), rating_seed=pairs_seed,
         llm_flags={
             "base_url": list(base_url) or None, "rpm": rpm, "tpm": tpm, "temperature": temperature,
             "top_p": top_p, "max_tokens": max_tokens, "seed": seed, "samples": samples,
@@ -103,7 +117,7 @@ def run(
             "max_attempts": max_attempts, "cache": False if no_cache else None,
             "cache_path": str(cache_path) if cache_path else None, "log_prompts": log_prompts or None,
             "pair_strategy": pair_strategy, "cot": cot or None, "shots": shots, "profile": profile, "k": k,
-            "rel_rating": rel_rating or None, "prompt_set": prompt_set,
+            "rel_rating": rel_rating or None, "prompt_set": prompt_set, "prompt_variant": prompt_variant,
             "templates": str(templates) if templates else None, "describe_items": describe_items or None,
             "prices": str(prices) if prices else None,
         },
@@ -142,6 +156,7 @@ def _dry_run(request: RunRequest) -> None:
     from ..models.llm.recommender import LLMRecommender
     from ..models.registry import create_model, is_llm
     from ..report.run_text import estimate_lines
+    from ..tasks import questions_for
 
     bench = Benchmark(request.bench)
     if not is_llm(request.model):
@@ -157,7 +172,9 @@ def _dry_run(request: RunRequest) -> None:
         try:
             # Components memoised by earlier runs are read (and the ones made now kept for later)
             rec.load(bench, request.split, cache)
-            est = estimate_run(rec, bench, method, request.split, request.levels, request.limit, cache=cache)
+            questions = questions_for(bench, method, request.split, request.levels, request.limit, request.pairs,
+                                      request.rating_seed)
+            est = estimate_run(rec, bench, method, request.split, cache=cache, questions=questions)
         finally:
             if cache is not None:
                 cache.close()

@@ -1,6 +1,7 @@
 """The one contract every recommender implements, and an adapter for score-based ones.
 
-A recommender answers one question with one method ("point", "pair", "list") and
+A recommender answers one question with one method ("point", "pair", "list", or
+"rating": the absolute rating of a one-member question, `perrecbench.tasks`) and
 returns a `Prediction`. The runner drives it through this contract only:
 
     check()                        fail early (missing SDK or key), before any file is made
@@ -23,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .. import METHODS, RATING
 from ..bench import Benchmark
 from ..records import CallRecord, Prediction
 from ..types import Question
@@ -105,11 +107,12 @@ class ScoreRecommender(Recommender):
 
     Subclasses set `name` and `DEFAULTS` (their options), implement `score_users`
     (higher = the user likes the item more relative to their habit) and may implement
-    `predict_ratings` for a real 1-5 rating prediction (used by pointwise runs and
-    MAE/RMSE); by default the pointwise rating is the user's average plus the score.
+    `predict_ratings` for a real 1-5 rating prediction (used by pointwise runs and the
+    rating task); by default the rating is the user's average plus the score.
     """
 
     DEFAULTS: dict[str, Any] = {}
+    methods = (*METHODS, RATING)
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = parse_options(self.name, options, self.DEFAULTS)
@@ -147,6 +150,8 @@ class ScoreRecommender(Recommender):
         return [r - m.avg_rating for r, m in zip(ratings, question.users, strict=True)]
 
     async def predict(self, question: Question, method: str) -> Prediction:
+        if method == RATING:
+            return Prediction(question_id=question.id, ratings=[float(r) for r in self.predict_ratings(question)])
         if method == "point":
             ratings = [float(r) for r in self.predict_ratings(question)]
             scores = self.point_scores(question, ratings)

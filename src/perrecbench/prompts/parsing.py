@@ -8,6 +8,9 @@ one of the answer categories of `perrecbench.failures` (`failures.PARSE`). Rules
   quotes, unquoted keys, trailing commas, or numbers written as strings.
 * `parse_point` -> float rating; loose forms "Rating: 4", "4/5", "4 out of 5", "4 stars",
   or a bare number. Outside [lo, hi] -> out_of_range.
+* `parse_first_rating` (prompts that ask for a bare number) -> the first number in
+  [lo, hi] anywhere in the text ("4", "4.25", "(4 stars, 80%)", "I'd say 3"); numbers
+  but none in range -> out_of_range.
 * `parse_list` -> best-first **0-based member indices**. The model is asked for 1-based
   user numbers (User1..Usern) and only those are accepted: a list that is not a
   permutation of 1..n (0-based, duplicates, missing users) -> not_a_permutation.
@@ -126,6 +129,25 @@ def parse_point(text: str | None, lo: float = 1.0, hi: float = 5.0) -> Parsed:
     if not lo <= value <= hi:
         return Parsed(value, failures.OUT_OF_RANGE, f"{value:g} is outside {lo:g}..{hi:g}")
     return Parsed(value)
+
+
+_ANY_NUM = re.compile(r"(?<![\d.])[-+]?\d+(?:\.\d+)?")
+
+
+def parse_first_rating(text: str | None, lo: float = 1.0, hi: float = 5.0) -> Parsed:
+    """The answer of a prompt that asks for a bare number (the older rating families,
+    liu's `(x stars, xx%)`): the first number in the text that lies in [lo, hi]. Numbers
+    but none in range -> out_of_range; no number -> refusal or no_answer."""
+    text = text or ""
+    if not text.strip():
+        return Parsed(None, failures.EMPTY)
+    numbers = [float(m.group(0)) for m in _ANY_NUM.finditer(text)]
+    for value in numbers:
+        if lo <= value <= hi:
+            return Parsed(value)
+    if numbers:
+        return Parsed(numbers[0], failures.OUT_OF_RANGE, f"no number in {lo:g}..{hi:g} (first: {numbers[0]:g})")
+    return _nothing(text, "rating")
 
 
 # ---------------------------------------------------------------------------- list

@@ -7,6 +7,8 @@
 | `Prediction` / `PredictionLine` | `RUN/predictions.jsonl` | models (via run) | score |
 | `CallRecord` | `RUN/calls.jsonl` | the LLM client (via run) | score (costs), report |
 | `ScoreRow` / `ScoreTable` | `score --format json`, report data | score | report, users |
+| `CorrelationReport`, `BreakdownTable` (`analysis`) | `correlate`/`breakdown --out` | score | report, users |
+| `SweepManifest` / `SweepTable` (`sweep`) | `SWEEP/sweep.json`, `sweep-table.json` | run / score | score / report |
 
 Each file-level record carries a `format_version`; a reader meets a newer one with a
 clear error naming the file and both versions (`versioning.check_version`). Line

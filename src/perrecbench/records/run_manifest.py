@@ -3,10 +3,14 @@
 The recommender writes its own `variant` label (profile source, non-default settings),
 so scoring never re-derives a model's defaults. `asked` records how many questions of
 each level the run was asked (`--limit`), so a deliberately small run is scored on the
-questions it was given, not as a model that failed the rest.
+questions it was given, not as a model that failed the rest. A rating-prediction run
+(method `rating`, level `rating`; see `perrecbench.tasks`) also records the seed of its
+pair sample (`rating_seed`), part of its identity; `asked` holds its number of pairs.
 
 Format versions: 1 (no `variant`, `asked`, `provenance`; prediction lines kept pair
-statistics and the like in `extra`), 2 (today).
+statistics and the like in `extra`), 2 (today; `rating_seed` is an optional field of
+version 2: runs without it read as before, and an older reader of a rating run stops
+at its unknown level with a clear error).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from .versioning import StoredRecord
 
 NAME = "manifest.json"
 #: manifest fields that say whether a directory holds the same run (resume) or another
-IDENTITY = ("model", "method", "split", "bench_fingerprint", "model_config")
+IDENTITY = ("model", "method", "split", "bench_fingerprint", "model_config", "rating_seed")
 #: config keys renamed since version 1
 _RENAMED_CONFIG = {"max_parse_retries": "max_resamples"}
 
@@ -42,6 +46,8 @@ class RunManifest(StoredRecord):
     levels: list[str] = Field(default_factory=list)
     #: questions asked per level: the first n of the level (None: every question)
     asked: dict[str, int] | None = None
+    #: the rating task's sample seed (method `rating` only)
+    rating_seed: int | None = None
     recommender_config: dict[str, Any] = Field(default_factory=dict, alias="model_config")
     #: the recommender's own label of its settings ("" for defaults); None in version 1 files
     variant: str | None = None

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import LEVELS, METHODS
+from .. import LEVELS, METHODS, RATING
 from ..bench import Benchmark
 from ..errors import ConfigError
 from ..models.base import Recommender
 from ..models.registry import create_model, is_llm
+from ..tasks import DEFAULT_PAIRS
 from .reask import check_policy
 from .runner import DEFAULT_CONCURRENCY, Job, ProgressFn, RunSummary, run_jobs
 
@@ -34,12 +35,30 @@ def parse_levels(text: str | None) -> list[str] | None:
 
 
 def parse_methods(text: str) -> list[str]:
-    """`point`, `point,list` or `all` -> methods in the given order, each once."""
-    names = list(METHODS) if text.strip() == "all" else [m.strip() for m in text.split(",") if m.strip()]
-    bad = [m for m in names if m not in METHODS]
+    """`point`, `point,list`, `all` (the three preference methods) or e.g. `all,rating`
+    -> methods in the given order, each once."""
+    names: list[str] = []
+    for m in (m.strip() for m in text.split(",")):
+        names += list(METHODS) if m == "all" else [m] if m else []
+    known = (*METHODS, RATING)
+    bad = [m for m in names if m not in known]
     if bad or not names:
-        raise ConfigError(f"unknown --method {text!r}; choose from {', '.join(METHODS)} (comma-separated) or all")
+        raise ConfigError(f"unknown --method {text!r}; choose from {', '.join(known)} (comma-separated), "
+                          "or all (= point,pair,list)")
     return list(dict.fromkeys(names))
+
+
+def parse_pairs(text: str | int | None) -> int | None:
+    """`--pairs`: a number of rating pairs, or `all` (None)."""
+    if text is None or (isinstance(text, str) and text.strip().lower() == "all"):
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise ConfigError(f"--pairs expects a number or all, got {text!r}") from None
+    if n < 1:
+        raise ConfigError(f"--pairs must be at least 1 (or all), got {n}")
+    return n
 
 
 def parse_option_pairs(pairs: Sequence[str]) -> dict[str, Any]:
@@ -82,6 +101,8 @@ class RunRequest:
     reask: str = "transient"
     options: dict[str, Any] = field(default_factory=dict)
     llm_flags: dict[str, Any] = field(default_factory=dict)
+    pairs: int | None = DEFAULT_PAIRS  # rating task: pairs asked (None = all)
+    rating_seed: int = 0
 
     def __post_init__(self) -> None:
         check_policy(self.reask)
@@ -124,5 +145,6 @@ def execute(request: RunRequest, progress: ProgressFn | None = None) -> tuple[Re
     model, jobs = request.create_jobs()
     summaries = run_jobs(jobs, bench, levels=request.levels, split=request.split,
                          max_concurrency=request.questions_at_once(), limit=request.limit,
-                         reask=request.reask, progress=progress)
+                         reask=request.reask, progress=progress, pairs=request.pairs,
+                         rating_seed=request.rating_seed)
     return model, summaries

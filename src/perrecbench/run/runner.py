@@ -5,6 +5,8 @@ they share the question slots and -- when the jobs share one model object -- the
 model's connection, cache, rate limits and prompt building, so `--method
 point,pair,list` pays start-up once and keeps the request pipe full across methods.
 Each model's call records go to the call log of the job's run directory (`calllog`).
+A `rating` job (the rating-prediction task) asks the one-member questions of level
+`rating` that `tasks.questions_for` makes from the benchmark, through the same slots.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, failures
+from .. import RATING, __version__, failures
 from ..bench import Benchmark
 from ..errors import ConfigError, PerRecBenchError
 from ..models.base import Recommender, UsageStats
 from ..records import Prediction, PredictionLine, RunManifest
+from ..tasks import DEFAULT_PAIRS, questions_for
 from ..types import Question
 from .calllog import CallRouter
 from .reask import ReaskPolicy, should_reask
@@ -31,7 +34,7 @@ from .rundir import RunDir
 FLUSH_S = 0.2
 #: questions of methods with longer chains of dependent requests start first, so the
 #: end of a mixed run is not one long pairwise chain waiting alone
-_CHAIN_ORDER = {"pair": 0, "point": 1, "list": 2}
+_CHAIN_ORDER = {"pair": 0, "point": 1, "rating": 1, "list": 2}
 #: questions answered at once when the caller does not say (the CLI's --max-concurrency default)
 DEFAULT_CONCURRENCY = 8
 
@@ -77,7 +80,7 @@ class _Output:
 
 
 def _open_job(job: Job, bench: Benchmark, asked: dict[str, int], split: str,
-              reask: ReaskPolicy) -> set[tuple[str, str]]:
+              reask: ReaskPolicy, rating_seed: int) -> set[tuple[str, str]]:
     """Create or resume the job's run directory; the (level, question) pairs already done."""
     model = job.model
     rd = RunDir(job.run_dir)
@@ -85,6 +88,7 @@ def _open_job(job: Job, bench: Benchmark, asked: dict[str, int], split: str,
         model=model.name, method=job.method, split=split, bench=str(bench.path.resolve()),
         bench_name=bench.name, bench_fingerprint=bench.fingerprint, levels=sorted(asked),
         asked=dict(asked), model_config=model.config(), variant=model.variant(), tool_version=__version__,
+        rating_seed=rating_seed if job.method == RATING else None,
     )
     rd.open_or_create(manifest)
     return {
@@ -122,6 +126,8 @@ async def run_jobs_async(
     limit: int | None = None,
     reask: ReaskPolicy = "transient",
     progress: ProgressFn | None = None,
+    pairs: int | None = DEFAULT_PAIRS,
+    rating_seed: int = 0,
 ) -> list[RunSummary]:
     """Answer every question not yet answered in each job's run directory.
 
@@ -131,7 +137,9 @@ async def run_jobs_async(
     the same command again resumes. `reask` says which failed answers of an earlier
     run are asked again (see `reask`). A setting that cannot work or a broken
     benchmark (any `PerRecBenchError`) stops the run; a bug in a model is recorded as
-    an `internal` failure of its question and the run goes on.
+    an `internal` failure of its question and the run goes on. `rating` jobs ask the
+    first `min(pairs, limit)` pairs of the rating sample of seed `rating_seed` (`tasks`;
+    `levels` apply to the preference methods only).
     """
     models = _distinct([j.model for j in jobs])
     routers: list[CallRouter] = []
@@ -148,7 +156,9 @@ async def run_jobs_async(
             if j.method not in j.model.methods:
                 raise ConfigError(f"{j.model.name} does not support method {j.method!r} (supports {j.model.methods})")
         routers = _routers(jobs, models)
-        return await _run(jobs, models, routers, bench, levels, split, max_concurrency, limit, reask, progress)
+        sets = _question_sets(jobs, bench, levels, split, limit, pairs, rating_seed)
+        return await _run(jobs, models, routers, bench, sets, split, max_concurrency, reask, rating_seed,
+                          progress)
     finally:  # also when setting up failed: a model may hold helper processes since check()
         for m in models:
             await m.aclose()
@@ -156,30 +166,48 @@ async def run_jobs_async(
             r.close()
 
 
+QuestionSet = tuple[dict[str, list[Question]], list[int]]
+
+
+def _question_sets(jobs: Sequence[Job], bench: Benchmark, levels: list[str], split: str, limit: int | None,
+                   pairs: int | None, rating_seed: int) -> list[QuestionSet]:
+    """(questions per level, the indices of the jobs asked them): the preference jobs share
+    the benchmark's levels, the rating jobs the rating sample. Within a set, jobs with
+    longer chains of dependent requests come first."""
+    order = sorted(range(len(jobs)), key=lambda i: _CHAIN_ORDER.get(jobs[i].method, 9))
+    out: list[QuestionSet] = []
+    for rating in (False, True):
+        mine = [i for i in order if (jobs[i].method == RATING) == rating]
+        if mine:
+            method = RATING if rating else jobs[mine[0]].method
+            out.append((questions_for(bench, method, split, levels, limit, pairs, rating_seed), mine))
+    return out
+
+
 async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[CallRouter], bench: Benchmark,
-               levels: list[str], split: str, max_concurrency: int, limit: int | None, reask: ReaskPolicy,
+               sets: list[QuestionSet], split: str, max_concurrency: int, reask: ReaskPolicy, rating_seed: int,
                progress: ProgressFn | None) -> list[RunSummary]:
-    questions = {lv: bench.questions(split, lv) for lv in levels}
-    if limit is not None:
-        questions = {lv: qs[:limit] for lv, qs in questions.items()}
-    asked = {lv: len(qs) for lv, qs in questions.items()}
-    done = [_open_job(j, bench, asked, split, reask) for j in jobs]
+    asked: dict[int, dict[str, int]] = {}
+    for questions, mine in sets:
+        for i in mine:
+            asked[i] = {lv: len(qs) for lv, qs in questions.items()}
+    done = [_open_job(j, bench, asked[i], split, reask, rating_seed) for i, j in enumerate(jobs)]
     for m, router in zip(models, routers, strict=True):
         m.prepare(bench, split, router)
 
     summaries = [RunSummary(run_dir=Path(j.run_dir), method=j.method) for j in jobs]
-    order = sorted(range(len(jobs)), key=lambda i: _CHAIN_ORDER.get(jobs[i].method, 9))
     todo: list[tuple[int, str, Question]] = []
-    for level, qs in questions.items():
-        for s in summaries:
-            s.total += len(qs)
-            s.per_level[level] = len(qs)
-        for q in qs:
-            for i in order:
-                if (level, q.id) in done[i]:
-                    summaries[i].skipped += 1
-                else:
-                    todo.append((i, level, q))
+    for questions, mine in sets:
+        for level, qs in questions.items():
+            for i in mine:
+                summaries[i].total += len(qs)
+                summaries[i].per_level[level] = len(qs)
+            for q in qs:  # a question's methods next to each other: they share its Components
+                for i in mine:
+                    if (level, q.id) in done[i]:
+                        summaries[i].skipped += 1
+                    else:
+                        todo.append((i, level, q))
 
     start = time.monotonic()
     sem = asyncio.Semaphore(max(1, max_concurrency))
@@ -258,7 +286,7 @@ async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[Cal
 async def run_async(model: Recommender, bench: Benchmark, method: str, run_dir: Path,
                     **options: Any) -> RunSummary:
     """One model, one method, one run directory; `options` are `run_jobs_async`'s
-    (levels, split, max_concurrency, limit, reask, progress)."""
+    (levels, split, max_concurrency, limit, reask, progress, pairs, rating_seed)."""
     summaries = await run_jobs_async([Job(model, method, Path(run_dir))], bench, **options)
     return summaries[0]
 

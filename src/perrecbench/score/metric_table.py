@@ -6,8 +6,9 @@ Three kinds, each with its failure policy (SPEC 5: every model shares one denomi
   questions; a failed or missing answer scores `on_failure` (0, chance) or is skipped
   (None: the released evaluator's policy, reported as such);
 * pooled metrics (`POOLED`): statistics over the members of the answered questions
-  (MAE, RMSE, Pearson of pointwise runs); failed answers have no rating and are left
-  out; the bootstrap resamples whole questions;
+  (MAE, RMSE, Pearson of pointwise runs; MAE, RMSE and rounded-rating accuracy of the
+  rating task); failed answers have no rating and are left out of the statistic and
+  counted (`n_failed`); the bootstrap resamples whole questions;
 * cost metrics (`COSTS`): what answering cost, per answered question (LLM runs; the
   measures themselves are defined in `run.costs`, shared with the end-of-run summary).
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import RATING
 from ..records import Prediction
 from ..run import costs as run_costs
 from ..types import Question
@@ -121,11 +123,17 @@ def _pearson_point(p: np.ndarray, t: np.ndarray) -> float:
     return metrics.pearson(list(p), list(t)) if p.size else math.nan
 
 
+#: methods whose answers carry ratings
+RATED = ("point", RATING)
+
 POOLED = {
     "mae": PooledMetric("mae", _ratings, lambda p, t: metrics.mae(list(p), list(t)),
-                        lambda w, p, t: stats.weighted_mean(w, np.abs(p - t))),
+                        lambda w, p, t: stats.weighted_mean(w, np.abs(p - t)), RATED),
     "rmse": PooledMetric("rmse", _ratings, lambda p, t: metrics.rmse(list(p), list(t)),
-                         lambda w, p, t: np.sqrt(stats.weighted_mean(w, (p - t) ** 2))),
+                         lambda w, p, t: np.sqrt(stats.weighted_mean(w, (p - t) ** 2)), RATED),
+    "acc": PooledMetric("acc", _ratings, lambda p, t: metrics.rounded_accuracy(list(p), list(t)),
+                        lambda w, p, t: stats.weighted_mean(w, (metrics.round_stars(p) == metrics.round_stars(t))
+                                                             .astype(float)), (RATING,)),
     "pearson": PooledMetric("pearson", _relatives, _pearson_point, stats.weighted_pearson),
 }
 

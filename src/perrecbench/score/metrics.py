@@ -146,6 +146,19 @@ def rmse(pred: Sequence[float], true: Sequence[float]) -> float:
     return float(np.sqrt(np.mean((p - t) ** 2))) if p.size else math.nan
 
 
+def round_stars(x: np.ndarray | Sequence[float]) -> np.ndarray:
+    """Ratings rounded to whole stars, halves up (3.5 -> 4, 2.49 -> 2), as floats."""
+    return np.floor(np.asarray(x, dtype=float) + 0.5)
+
+
+def rounded_accuracy(pred: Sequence[float], true: Sequence[float]) -> float:
+    """Share of predictions that are right once both sides are rounded to whole stars
+    (`round_stars`: a 3.6 prediction of a 4-star rating is right; on half-star data a
+    3.5 rating counts as 4). Empty input: NaN."""
+    p, t = _pair(pred, true)
+    return float(np.mean(round_stars(p) == round_stars(t))) if p.size else math.nan
+
+
 def pearson(pred: Sequence[float], true: Sequence[float]) -> float:
     """Pearson correlation cov(p, t) / (sd(p) sd(t)).
 

@@ -2,7 +2,7 @@
 
 An answer counts as failed when the model said so, or when it is not a valid answer
 for its question (an order that is not a permutation of the members, scores of the
-wrong length or not finite).
+wrong length or not finite; for the rating task, a rating that is missing or not finite).
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ def valid(pred: Prediction, n: int) -> bool:
         return False
     if pred.ratings is not None and len(pred.ratings) != n:
         return False
-    return pred.order is not None or pred.scores is not None
+    if pred.order is None and pred.scores is None:  # a rating answer: every rating a finite number
+        return pred.ratings is not None and all(
+            isinstance(r, (int, float)) and math.isfinite(r) for r in pred.ratings)
+    return True
 
 
 def outcomes(run: LoadedRun, level: str) -> list[Outcome]:

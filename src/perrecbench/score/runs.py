@@ -3,7 +3,8 @@ the questions it is scored on.
 
 A run is scored on the questions it was asked (`RunManifest.asked`: a run made with
 `--limit 30` is a run of 30 questions, not a model that failed 170), and a question it
-was asked but never answered counts as missing. Runs shown side by side that were
+was asked but never answered counts as missing. A rating run's questions are the first
+`asked` pairs of its benchmark's rating sample with the run's seed (`tasks`). Runs shown side by side that were
 asked different questions of the same benchmark are all scored on the questions they
 share, and a note says so.
 """
@@ -14,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import LEVELS
+from .. import LEVELS, RATING
 from ..bench import Benchmark
 from ..errors import BenchmarkError, ConfigError
 from ..records import Prediction, RunManifest
 from ..run.rundir import RunDir
+from ..tasks import rating_questions
 from ..types import Question
 
 
@@ -83,17 +85,18 @@ def load_run(run_dir: Path | str, bench: Benchmark | Path | str | None = None) -
         )
     split = manifest.split
     records = [r for r in rd.read_predictions() if r.split == split]
-    levels = [lv for lv in LEVELS if lv in set(manifest.levels) | {r.level for r in records}]
-    missing_levels = [lv for lv in levels if lv not in bench.available(split)]
-    if missing_levels:
+    levels = [lv for lv in (*LEVELS, RATING) if lv in set(manifest.levels) | {r.level for r in records}]
+    missing_levels = [lv for lv in levels if lv not in bench.available(split) and lv != RATING]
+    if missing_levels or (RATING in levels and not bench.available(split)):
         raise BenchmarkError(
-            f"{bench.path} has no {split} questions for level(s) {missing_levels} of run {rd.path}"
+            f"{bench.path} has no {split} questions for level(s) {missing_levels or [RATING]} of run {rd.path}"
         )
     preds = {(r.level, r.prediction.question_id): r.prediction for r in records}
     warnings = []
     questions: dict[str, list[Question]] = {}
     for level in levels:
-        every = bench.questions(split, level)
+        every = (rating_questions(bench, split, manifest.rating_seed or 0) if level == RATING
+                 else bench.questions(split, level))
         known = {q.id for q in every}
         stray = sum(1 for lv, qid in preds if lv == level and qid not in known)
         if stray:
@@ -101,7 +104,7 @@ def load_run(run_dir: Path | str, bench: Benchmark | Path | str | None = None) -
         n = manifest.asked_in(level)
         asked = every if n is None else every[:n]
         questions[level] = asked
-        if len(asked) < len(every):
+        if len(asked) < len(every) and level != RATING:  # the rating task samples by design (--pairs)
             warnings.append(f"{rd.path}: asked {len(asked)} of the {len(every)} {split} {level} questions "
                             "(--limit); scored on those")
         unanswered = sum(1 for q in asked if (level, q.id) not in preds)
@@ -113,13 +116,21 @@ def load_run(run_dir: Path | str, bench: Benchmark | Path | str | None = None) -
 
 def expand_run_dirs(run_dirs: Sequence[Path | str]) -> list[Path]:
     """Run directories as given; a folder that is not a run itself but holds runs (the
-    OUT of `perrecbench run --method point,pair,list`) stands for those runs."""
+    OUT of `perrecbench run --method point,pair,list`, a folder of those, a sweep)
+    stands for every run below it."""
     out: list[Path] = []
     for rd in map(Path, run_dirs):
-        inner = [] if RunDir(rd).exists() or not rd.is_dir() else sorted(
-            p for p in rd.iterdir() if p.is_dir() and RunDir(p).exists())
-        out.extend(inner or [rd])
+        out.extend(_runs_below(rd) or [rd])
     return out
+
+
+def _runs_below(folder: Path) -> list[Path]:
+    if RunDir(folder).exists() or not folder.is_dir():
+        return []
+    found: list[Path] = []
+    for p in sorted(q for q in folder.iterdir() if q.is_dir()):
+        found.extend([p] if RunDir(p).exists() else _runs_below(p))
+    return found
 
 
 def load_runs(run_dirs: Sequence[Path | str], bench: Path | str | None = None,

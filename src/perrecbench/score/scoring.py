@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import RATING
 from ..errors import ConfigError
 from ..records import ScoreRow
 from ..run.costs import cost_series
@@ -88,12 +89,17 @@ def cost_rows(run: LoadedRun, level: str, outs: list[Outcome], n_resamples: int,
 def score_run(run: LoadedRun, metric: str = "tau-b", n_resamples: int = 1000, seed: int = 0,
               extra: bool = True) -> list[ScoreRow]:
     """Rows for every level of the run: the tau metric, then (with `extra`) the other
-    per-question metrics, the pooled metrics of its method and what answering cost."""
+    per-question metrics, the pooled metrics of its method and what answering cost.
+    A rating run has no tau: its rows are MAE, RMSE and accuracy (and costs)."""
     if metric not in TAU:
         raise ConfigError(f"unknown metric {metric!r}; choose from {', '.join(TAU_METRICS)}")
     rows = []
     for level in run.levels:
         outs = outcomes(run, level)
+        if run.method == RATING:  # one member per question: no order to score, only ratings
+            rows.extend(pooled_rows(run, level, outs, n_resamples, seed))
+            rows.extend(cost_rows(run, level, outs, n_resamples, seed) if extra else [])
+            continue
         rows.append(question_row(run, level, TAU[metric], outs, n_resamples, seed))
         if extra:
             rows.extend(question_row(run, level, m, outs, n_resamples, seed) for m in EXTRA.values())

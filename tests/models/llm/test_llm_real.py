@@ -108,3 +108,55 @@ def test_real_llm_each_method(bench, base_url, tmp_path, method, json_mode):
     # a run asked one question (--limit 1) is scored on that one, and says so
     assert all(-1.0 <= r["score"] <= 1.0 and r["n_questions"] == 1 and r["n_missing"] == 0 for r in tau)
     assert f"asked 1 of the 4 test {LEVEL[method]} questions" in scored.stderr
+
+
+def _invoke(args: list[str]):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _llm(url: str) -> list[str]:
+    return ["--model", "openai/smollm2", "--base-url", url, "--max-concurrency", "2", "--timeout", "120",
+            "--no-progress"]
+
+
+@pytest.mark.parametrize("prompts", ["default", "rating-wang"])
+def test_real_llm_answers_the_rating_task(bench, base_url, tmp_path, prompts):
+    """The rating task with our own prompt (JSON answer) and with an older family read from
+    the authors' templates (a bare number); whatever the tiny model says is recorded."""
+    from conftest import shared_path
+
+    out = tmp_path / prompts
+    extra = [] if prompts == "default" else [
+        "--prompt-set", prompts, "--prompt-variant", "1", "--templates",
+        str(shared_path("reference", "official-templates"))]
+    _invoke(["run", "--bench", str(bench), *_llm(base_url), "--method", "rating", "--pairs", "2", "--out", str(out),
+             "--max-tokens", "24", "--option", "k=2", "--option", "max_resamples=1", "--log-prompts", *extra])
+    preds = RunDir(out).read_predictions()
+    assert len(preds) == 2 and {r.level for r in preds} == {"rating"}
+    for rec in preds:
+        p = rec.prediction
+        assert (p.ok and len(p.ratings) == 1 and 1 <= p.ratings[0] <= 5) or (not p.ok and p.failure)
+    sent = [c for c in _calls(out) if c.get("status") == "ok"]
+    assert sent and all(c["method"] == "rating" for c in sent)
+    first = sent[0]["messages"]
+    if prompts == "default":
+        assert first[0]["role"] == "system" and "predicted_rating" in first[-1]["content"]
+    else:  # one user message, the history as a dash list (wang variant 1)
+        assert [m["role"] for m in first] == ["user"] and "\n- \"" in first[0]["content"]
+    rows = json.loads(_invoke(["score", str(out), "--format", "json", "--resamples", "20"]).stdout)
+    assert {r["metric"] for r in rows} >= {"mae", "rmse", "acc"}
+    assert all(r["n_questions"] == 2 and r["n_failed"] + r["n_scored"] == 2 for r in rows if r["metric"] == "rmse")
+
+
+def test_real_llm_sweep_in_one_process(bench, base_url, tmp_path):
+    out = tmp_path / "sweep"
+    _invoke(["sweep", "--bench", str(bench), *_llm(base_url), "--method", "list", "--levels", "easy", "--limit", "1",
+             "--vary", "k=1", "--option", "max_tokens=32", "--option", "max_resamples=0", "--out", str(out),
+             "--resamples", "20"])
+    for cell in ("base", "k=1"):
+        assert len(RunDir(out / cell / "list").read_predictions()) == 1
+        assert any(c["status"] == "ok" for c in _calls(out / cell / "list"))
+    table = json.loads((out / "sweep-table.json").read_text())
+    assert {r["cell"] for r in table["rows"] if r["metric"] == "tau-b"} == {"base", "k=1"}

@@ -20,7 +20,7 @@ def bench(tmp_path_factory):
 
 def test_registry_builds_llm_recommenders():
     rec = create_model("openai/some-model", {"base_url": "http://127.0.0.1:9/v1"})
-    assert rec.name == "openai/some-model" and rec.methods == ("point", "pair", "list")
+    assert rec.name == "openai/some-model" and rec.methods == ("point", "pair", "list", "rating")
     assert create_model("anthropic/claude-x", {}).name == "anthropic/claude-x"
 
 

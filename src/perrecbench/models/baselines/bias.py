@@ -44,7 +44,8 @@ class BiasBaseline(ScoreRecommender):
 
     def _item_bias(self, item_id: str, mu: float, before: int) -> float:
         n, total = self._means().item_sum(item_id, before)
-        return (total - n * mu) / (n + self.options["lambda_item"])
+        den = n + self.options["lambda_item"]
+        return (total - n * mu) / den if den > 0 else 0.0  # no earlier rating of the item: no bias
 
     def predict_one(self, question: Question, m: Member) -> float:
         """mu + b_u + b_i from reviews strictly before the member's review of the item."""
@@ -54,7 +55,8 @@ class BiasBaseline(ScoreRecommender):
         b_i = self._item_bias(question.item_id, mu, before)
         hist = ctx.history(m.user_id, before)
         resid = sum(r.rating - mu - self._item_bias(r.item_id, mu, before) for r in hist)
-        b_u = resid / (len(hist) + self.options["lambda_user"])
+        den = len(hist) + self.options["lambda_user"]
+        b_u = resid / den if den > 0 else 0.0
         return min(5.0, max(1.0, mu + b_u + b_i))
 
     def predict_ratings(self, question: Question) -> list[float]:

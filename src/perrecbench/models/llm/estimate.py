@@ -1,6 +1,6 @@
 """`--dry-run`: how many requests, tokens and dollars a run would take, without calling.
 
-Requests per question: point n; list 1; pair "allpairs" n(n-1); pair "heap" twice the
+Requests per question: point n; list 1; rating 1; pair "allpairs" n(n-1); pair "heap" twice the
 largest number of distinct pairs the heap sort can compare for n members (the exact
 count depends on the answers) -- all times the number of samples. Parse retries are
 not counted (they only happen on bad answers). Prompt tokens are the characters of the
@@ -10,13 +10,14 @@ or ~150 more with chain-of-thought, capped at max_tokens). Costs use the price t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import permutations
 from typing import TYPE_CHECKING, Any
 
 from ...bench import Benchmark
+from ...types import Question
 from ..ranking import heap_sort_async
 from .pricing import PriceTable
 
@@ -81,7 +82,7 @@ async def _ready(value: bool) -> bool:
 
 
 def output_tokens_guess(method: str, n: int, cot: bool, max_tokens: int | None) -> int:
-    base = {"point": 10, "pair": 6, "list": 8 + 3 * n}[method]
+    base = {"point": 10, "rating": 10, "pair": 6, "list": 8 + 3 * n}[method]
     if cot:
         base += COT_TOKENS
     return min(base, max_tokens) if max_tokens else base
@@ -96,20 +97,25 @@ def estimate_run(
     limit: int | None = None,
     prices: PriceTable | None = None,
     cache: ResponseCache | None = None,
+    questions: Mapping[str, Sequence[Question]] | None = None,
 ) -> Estimate:
     """Count what `perrecbench run` would send for these questions. `rec` is an
-    `LLMRecommender` after `load()`; `cache` (optional) counts requests already cached."""
+    `LLMRecommender` after `load()`; `cache` (optional) counts requests already cached.
+    `questions` (per level) replaces the benchmark's levels, e.g. the rating task's
+    (`tasks.questions_for`)."""
     o = rec.opts
     est = Estimate(model=rec.name, method=method)
     samples = o.samples
-    for level in levels or bench.available(split):
-        qs = bench.questions(split, level)[:limit] if limit is not None else bench.questions(split, level)
+    if questions is None:
+        questions = {level: bench.questions(split, level)[:limit] if limit is not None
+                     else bench.questions(split, level) for level in levels or bench.available(split)}
+    for level, qs in questions.items():
         lv = {"questions": len(qs), "requests": 0, "prompt_tokens": 0, "output_tokens": 0}
         for q in qs:
             cfg = rec.generation(method, q.n)
             prompts = rec.question_prompts(q)
             exact = True
-            if method == "point":
+            if method in ("point", "rating"):
                 calls = [prompts.messages("point", [i]) for i in range(q.n)]
                 n_req = len(calls)
             elif method == "list":

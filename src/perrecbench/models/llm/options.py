@@ -55,6 +55,7 @@ class LLMOptions(BaseModel):
     k: int = Field(default=4, ge=0)
     rel_rating: bool = False
     prompt_set: str = "default"
+    prompt_variant: int | None = Field(default=None, ge=0)  # rating families: template 0-3 (None = 0)
     templates: str | None = None
     describe_items: bool = False
 
@@ -103,7 +104,8 @@ def variant_from_config(config: dict[str, Any]) -> str:
     parts = ["no profile" if profile == "none" else "offline profile" if profile == "offline"
              else f"profile: {profile}"]
     if config.get("prompt_set", _DEFAULTS["prompt_set"]) != _DEFAULTS["prompt_set"]:
-        parts.append(f"{config['prompt_set']} prompts")
+        variant = config.get("prompt_variant")
+        parts.append(f"{config['prompt_set']}{'' if variant is None else f' #{variant}'} prompts")
     if config.get("cot"):
         parts.append("CoT")
     if config.get("shots"):

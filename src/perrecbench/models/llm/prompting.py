@@ -39,7 +39,7 @@ class Prompter:
         if options.prompt_set != "default" and not options.templates:
             raise ConfigError(f"--prompt-set {options.prompt_set} needs --templates DIR")
         self.opts, self.bench, self.split = options, bench, split
-        self.prompt_set = get_prompt_set(options.prompt_set, options.templates)
+        self.prompt_set = get_prompt_set(options.prompt_set, options.templates, options.prompt_variant)
         self.profiles = self._load_profiles()
         self.memo: ComponentsMemo | None = None
         if store is not None:

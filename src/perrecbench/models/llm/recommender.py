@@ -8,13 +8,15 @@ option is an error, not a silent default.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ... import METHODS
+from ... import METHODS, RATING
 from ...bench import Benchmark
 from ...errors import ConfigError
+from ...prompts.registry import is_rating_family
 from ...records import Prediction
 from ...types import Question
 from ..base import CallSink, Recommender, UsageStats
@@ -32,10 +34,45 @@ def create_llm_recommender(backend: str, model: str, options: dict[str, Any]) ->
     return LLMRecommender(backend, model, shared, own)
 
 
+class Transport:
+    """What recommenders of one model share in one process (a sweep of its settings): the
+    provider's connection, the request slots and rate limits, and the cache file. The
+    last recommender that releases it closes it."""
+
+    def __init__(self, api: Any, limiter: Any, cache: Any):
+        self.api, self.limiter, self.cache = api, limiter, cache
+        self.users = 0
+        self.closed = False
+
+    async def release(self) -> None:
+        self.users -= 1
+        if self.users <= 0 and not self.closed:
+            self.closed = True
+            await self.api.aclose()
+            if self.cache is not None:
+                self.cache.close()
+
+
+def _check_rating_family(o: LLMOptions) -> None:
+    """The older rating families have no place for a profile, CoT, demos or relative
+    ratings, and answer with a bare number (no JSON mode)."""
+    if not is_rating_family(o.prompt_set):
+        if o.prompt_variant is not None:
+            raise ConfigError(f"--prompt-variant is for the rating-* prompt sets, not {o.prompt_set!r}")
+        return
+    bad = [flag for flag, on in (("--profile", o.profile != "none"), ("--cot", o.cot), ("--shots", o.shots),
+                                 ("--rel-rating", o.rel_rating), ("--json-mode", o.json_mode != "off")) if on]
+    if bad:
+        raise ConfigError(f"--prompt-set {o.prompt_set} takes no {', '.join(bad)} (its templates have no place "
+                          "for them and ask for a bare number)")
+    if o.prompt_variant is not None and o.prompt_variant > 3:
+        raise ConfigError(f"--prompt-variant {o.prompt_variant}: the rating families have variants 0-3")
+
+
 class LLMRecommender(Recommender):
     """An LLM answering with prompts from a prompt set; see `strategies` for the methods."""
 
-    methods = METHODS
+    methods: tuple[str, ...] = (*METHODS, RATING)
 
     def __init__(self, provider: str, model: str, options: LLMOptions, provider_options: BaseModel | None = None):
         from .providers import create_provider
@@ -49,8 +86,14 @@ class LLMRecommender(Recommender):
             raise ConfigError(f"the {provider} backend has no JSON mode; drop --json-mode")
         if options.prompt_set != "default" and not options.templates:
             raise ConfigError(f"--prompt-set {options.prompt_set} needs --templates DIR")
+        _check_rating_family(options)
+        if is_rating_family(options.prompt_set):
+            self.methods = ("point", RATING)
         self.client: Any = None
         self.prompter: Prompter | None = None
+        self._transport: Transport | None = None
+        self._share_from: LLMRecommender | None = None
+        self._using: Transport | None = None  # the transport the client sends through
         self._final_stats = UsageStats()
         self._generation: dict[tuple[str, int | None], GenerateConfig] = {}
         try:  # decoding options are checked now, not at the first question
@@ -64,7 +107,9 @@ class LLMRecommender(Recommender):
 
     def generation(self, method: str, n: int | None = None) -> GenerateConfig:
         """Decoding options of `method`: the release's defaults under the user's choices.
-        The group size `n` only bounds a JSON-schema answer (see `schema.answer_schema`)."""
+        The group size `n` only bounds a JSON-schema answer (see `schema.answer_schema`).
+        The rating task decodes as pointwise (the same one-member rating question)."""
+        method = "point" if method == RATING else method
         key = (method, n)
         if key not in self._generation:
             self._generation[key] = self._generation_for(method, n)
@@ -102,6 +147,8 @@ class LLMRecommender(Recommender):
             "prompt_set": o.prompt_set,
             "describe_items": o.describe_items,
         }
+        if is_rating_family(o.prompt_set):  # only then: other runs keep the config (identity) they had
+            config["prompt_variant"] = o.prompt_variant or 0
         if own := self.api.output_config():
             config["provider"] = own
         return config
@@ -129,21 +176,49 @@ class LLMRecommender(Recommender):
         if prompter.needs_reviews():  # retrieval will read the reviews: a broken file fails now
             _ = bench.context
 
+    def share_transport(self, owner: LLMRecommender) -> None:
+        """Send through `owner`'s connection, request slots (its max_concurrency, rpm and
+        tpm) and cache: a sweep runs many settings of one model in one process without
+        multiplying connections or slots. Call before connecting; same model and server."""
+        if self.client is not None:
+            raise RuntimeError("share_transport() before connect()")
+        mine = (self.name, self.api.endpoint, self.api.output_config(), self.opts.cache, self.opts.cache_path)
+        theirs = (owner.name, owner.api.endpoint, owner.api.output_config(), owner.opts.cache, owner.opts.cache_path)
+        if mine != theirs:
+            raise ConfigError(f"{self.name} cannot share {owner.name}'s connection: a different model, server, "
+                              "backend option or cache")
+        self.api = owner.api
+        self._share_from = owner
+
+    def transport(self) -> Transport:
+        """The connection, slots and cache this recommender sends through (made on first use)."""
+        from .cache import ResponseCache
+        from .limits import Limiter
+
+        if self._share_from is not None:
+            return self._share_from.transport()
+        if self._transport is None or self._transport.closed:
+            o = self.opts
+            self._transport = Transport(self.api, Limiter(o.max_concurrency, o.rpm, o.tpm),
+                                        ResponseCache(o.cache_path) if o.cache else None)
+        return self._transport
+
     def connect(self, calls: CallSink | None = None) -> None:
         """Check the backend (SDK, key) and build the client; no request is sent."""
-        from .cache import ResponseCache
         from .client import LLMClient
-        from .limits import Limiter, RetryPolicy
+        from .limits import RetryPolicy
         from .pricing import PriceTable
 
         if self.client is not None:
             return
         o = self.opts
         self.check()
+        transport = self._using = self.transport()
+        transport.users += 1
         self.client = LLMClient(
-            self.api,
-            cache=ResponseCache(o.cache_path) if o.cache else None,
-            limiter=Limiter(o.max_concurrency, o.rpm, o.tpm),
+            transport.api,
+            cache=transport.cache,
+            limiter=transport.limiter,
             retry=RetryPolicy(o.max_attempts, o.retry_base_delay, o.retry_max_delay),
             calls=calls,
             log_prompts=o.log_prompts,
@@ -163,28 +238,37 @@ class LLMRecommender(Recommender):
 
     async def predict(self, question: Question, method: str) -> Prediction:
         from .sampling import Asker
-        from .strategies import predict_list, predict_pair, predict_point
+        from .strategies import predict_list, predict_pair, predict_point, predict_rating
 
         if self.client is None:
             raise RuntimeError("prepare() the recommender before predicting")
         o = self.opts
         prompts = self.question_prompts(question)
         asker = Asker(self.client, self.generation(method, question.n), o.samples, o.max_resamples)
+        if method == RATING:
+            return await predict_rating(question, prompts, asker, o.rel_rating, self.number_answers())
         if method == "point":
-            return await predict_point(question, prompts, asker, o.rel_rating)
+            return await predict_point(question, prompts, asker, o.rel_rating, self.number_answers())
         if method == "pair":
             return await predict_pair(question, prompts, asker, o.pair_strategy)
         if method == "list":
             return await predict_list(question, prompts, asker)
         raise ConfigError(f"unknown method {method!r}")
 
+    def number_answers(self) -> bool:
+        """Whether the prompt set asks for a bare number rather than our JSON answer."""
+        return self.prompter is not None and getattr(self.prompter.prompt_set, "answer", "json") == "number"
+
     def stats(self) -> UsageStats:
-        return self.client.stats() if self.client is not None else self._final_stats
+        stats = self.client.stats() if self.client is not None else self._final_stats
+        # the shared slots are counted once, by their owner
+        return replace(stats, inflight=0) if self._share_from is not None else stats
 
     async def aclose(self) -> None:
         if self.client is not None:
             self._final_stats = self.client.stats()
-            await self.client.aclose()
-            if self.client.cache is not None:
-                self.client.cache.close()
+            self.client.flush()
             self.client = None
+            if self._using is not None:
+                await self._using.release()
+                self._using = None

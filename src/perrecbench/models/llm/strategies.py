@@ -9,6 +9,11 @@
 * pair, "allpairs": every pair in both orders; agreement = a win (1), inconsistency or
   an unparsable answer = a tie (0.5); order by Copeland score (`order_from_pair_wins`).
 * list: one question -> a permutation.
+* rating (the rating task): the pointwise question about a one-member question ->
+  its absolute rating (`ratings`), no order.
+
+Prompt sets that ask for a bare number (the older rating families) are read with
+`parse_first_rating` instead of `parse_point` (`number_answers`).
 
 A request that fails for good (after transport retries) fails the question with that
 category. So does an answer that stays unparsable (after resampling) for a point or
@@ -20,13 +25,13 @@ comparison could be parsed at all fails.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import combinations
 from typing import Any, Protocol
 
 from ... import failures
 from ...failures import Failure
-from ...prompts.parsing import parse_list, parse_pair, parse_point
+from ...prompts.parsing import Parsed, parse_first_rating, parse_list, parse_pair, parse_point
 from ...records import PairStats, Prediction
 from ...types import Question
 from ..ranking import heap_sort_async, order_from_pair_wins, order_from_scores
@@ -60,13 +65,19 @@ def _tags(q: Question, method: str, **more: Any) -> dict[str, Any]:
     return {"question_id": q.id, "level": q.level, "method": method, **more}
 
 
-async def predict_point(q: Question, prompts: Prompts, asker: Asker, rel_rating: bool = False) -> Prediction:
+def _rating_parser(rel_rating: bool, number_answers: bool) -> Callable[[str], Parsed]:
     lo, hi = REL_RANGE if rel_rating else (1.0, 5.0)
+    parse = parse_first_rating if number_answers else parse_point
+    return lambda t: parse(t, lo, hi)
+
+
+async def predict_point(q: Question, prompts: Prompts, asker: Asker, rel_rating: bool = False,
+                        number_answers: bool = False) -> Prediction:
+    parse = _rating_parser(rel_rating, number_answers)
     tally = Vote()
 
     async def one(i: int) -> Vote:
-        return await asker.ask(prompts.messages("point", [i]), lambda t: parse_point(t, lo, hi),
-                               _tags(q, "point", member=i))
+        return await asker.ask(prompts.messages("point", [i]), parse, _tags(q, "point", member=i))
 
     results = await asyncio.gather(*(one(i) for i in range(q.n)), return_exceptions=True)
     votes = [r for r in results if isinstance(r, Vote)]
@@ -93,6 +104,23 @@ async def predict_point(q: Question, prompts: Prompts, asker: Asker, rel_rating:
         n_calls=tally.calls, n_failed_calls=sum(tally.parse_failures.values()), **_counts(tally),
         sample_answers=[v.values for v in votes] if asker.samples > 1 else None,
     )
+
+
+async def predict_rating(q: Question, prompts: Prompts, asker: Asker, rel_rating: bool = False,
+                         number_answers: bool = False) -> Prediction:
+    """The absolute rating of a one-member question, asked with the pointwise prompt."""
+    try:
+        vote = await asker.ask(prompts.messages("point", [0]), _rating_parser(rel_rating, number_answers),
+                               _tags(q, "rating"))
+    except CallFailed as exc:
+        return _failed(q, Vote(), exc.failure, exc.detail, transport=True)
+    if vote.failure is not None:
+        return _failed(q, vote, vote.failure, vote.detail)
+    value = float(vote.value)
+    rating = q.users[0].avg_rating + value if rel_rating else value
+    return Prediction(question_id=q.id, ratings=[rating], n_calls=vote.calls,
+                      n_failed_calls=sum(vote.parse_failures.values()), **_counts(vote),
+                      sample_answers=vote.values if asker.samples > 1 else None)
 
 
 async def predict_list(q: Question, prompts: Prompts, asker: Asker) -> Prediction:

@@ -1,0 +1,178 @@
+"""`perrecbench sweep`: one model, a grid of settings, one process; then the tidy table
+and a line plot per varied setting. Binds arguments only (`run.sweep` plans and runs,
+`score.sweep_table` scores, `report` prints and draws)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..report.progress import console
+from ..run.runner import DEFAULT_CONCURRENCY
+
+if TYPE_CHECKING:
+    from ..run.sweep import SweepRequest
+
+_LLM = "LLM (shared by every cell)"
+
+
+def sweep(
+    bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
+    model: str = typer.Option(..., "--model", "-m", help="one model: an LLM or a baseline"),
+    method: str = typer.Option(..., "--method", help="methods of every cell: point, pair, list, rating, several or all"),
+    out: Path = typer.Option(..., "--out", "-o", help="sweep directory: OUT/<cell>/<method> runs, sweep.json, "
+                             "sweep-table.json/.csv, figures/"),
+    vary: list[str] = typer.Option(..., "--vary", help="SETTING=V1,V2,... (repeatable): e.g. k=1,2,4,8,12,16, "
+                                   "shots=0,1,3,5, cot=off,on, samples=1,5, profile=none,offline, "
+                                   "prompt_set=default,official, temperature=0,0.5,1"),
+    grid: bool = typer.Option(False, "--grid", help="every combination (default: one setting at a time, the "
+                              "others at their base value)"),
+    option: list[str] = typer.Option([], "--option", help="a setting of every cell, key=value (repeatable)"),
+    levels: str | None = typer.Option(None, help="comma-separated levels (default: all)"),
+    split: str = typer.Option("test", help="test, heldout or train"),
+    limit: int | None = typer.Option(None, help="first N questions per level (also caps --pairs)"),
+    pairs: str = typer.Option("400", "--pairs", help="rating: pairs per cell, a number or all"),
+    pairs_seed: int = typer.Option(0, "--pairs-seed", help="rating: seed of the pair sample"),
+    max_concurrency: int = typer.Option(DEFAULT_CONCURRENCY, help="requests (LLM, all cells together) or "
+                                        "questions (baselines) at once"),
+    reask: str = typer.Option("transient", "--reask", help="transient, all or none (as for run)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="count the requests and cost of every cell; call nothing"),
+    progress: bool = typer.Option(True, help="show progress"),
+    metric: str = typer.Option("tau-b", "--metric", help="tau-b or official-v1"),
+    resamples: int = typer.Option(1000, "--resamples", help="bootstrap resamples of the table"),
+    base_url: list[str] = typer.Option([], "--base-url", help="OpenAI-compatible server; repeat for replicas",
+                                       rich_help_panel=_LLM),
+    rpm: float | None = typer.Option(None, help="requests per minute cap", rich_help_panel=_LLM),
+    tpm: float | None = typer.Option(None, help="tokens per minute cap", rich_help_panel=_LLM),
+    timeout: float | None = typer.Option(None, help="seconds per request", rich_help_panel=_LLM),
+    max_attempts: int | None = typer.Option(None, help="tries per request", rich_help_panel=_LLM),
+    no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the cache", rich_help_panel=_LLM),
+    cache_path: Path | None = typer.Option(None, help="cache file", rich_help_panel=_LLM),
+    prices: Path | None = typer.Option(None, help="JSON price file", rich_help_panel=_LLM),
+    templates: Path | None = typer.Option(None, help="the authors' template dir (official and rating-* prompt sets)",
+                                          rich_help_panel=_LLM),
+) -> None:
+    """One model under a grid of settings in one process; a tidy table and a plot per setting.
+
+    Each cell is a normal, resumable run directory; all cells share the process, one
+    connection, the request slots and the cache. At the end: the tidy table (CSV/JSON,
+    a row per setting x method x level x metric with its interval) and a line plot per
+    varied setting. Rerun the same command to resume."""
+    from ..run.plan import parse_levels, parse_methods, parse_option_pairs, parse_pairs
+    from ..run.sweep import MODES, SweepRequest, parse_axis
+
+    axes = dict(parse_axis(v) for v in vary)
+    request = SweepRequest(
+        bench=bench, model=model, methods=parse_methods(method), out=out, axes=axes, mode=MODES[1 if grid else 0],
+        levels=parse_levels(levels), split=split, limit=limit, pairs=parse_pairs(pairs), rating_seed=pairs_seed,
+        max_concurrency=max_concurrency, reask=reask, options=parse_option_pairs(option),
+        llm_flags={"base_url": list(base_url) or None, "rpm": rpm, "tpm": tpm, "timeout": timeout,
+                   "max_attempts": max_attempts, "cache": False if no_cache else None,
+                   "cache_path": str(cache_path) if cache_path else None, "prices": str(prices) if prices else None,
+                   "templates": str(templates) if templates else None},
+    )
+    if dry_run:
+        _dry_run(request)
+        return
+    from ..report.progress import RunProgress
+    from ..report.run_text import stats_text, summary_lines
+    from ..run.summary import outcomes
+    from ..run.sweep import execute
+
+    start = time.monotonic()
+    cells = request.cells()
+    console.print(f"sweep: {model}, {len(cells)} cells x {len(request.methods)} methods ({request.mode})",
+                  soft_wrap=True)
+    with RunProgress(progress, f"sweep {model}") as bar:
+        _, summaries, models = execute(request, bar)
+    total = models[0].stats() if models else None
+    for m in models[1:]:
+        total = total + m.stats() if total is not None else m.stats()
+    interrupted = any(s.interrupted for s in summaries)
+    answered = sum(s.answered for s in summaries)
+    usage = stats_text(total) if total is not None else ""
+    console.print(f"{'interrupted' if interrupted else 'done'}: {answered} answered now, "
+                  f"{sum(s.skipped for s in summaries)} already done, {time.monotonic() - start:.1f} s"
+                  + (f"; {usage}" if usage else ""), soft_wrap=True)
+    for line in summary_lines(outcomes(summaries)):
+        console.print(line, soft_wrap=True)
+    if interrupted:
+        console.print("[yellow]interrupted: answers so far are saved; run the same command to resume[/yellow]")
+        sys.exit(130)
+    _table(out, metric, resamples)
+
+
+def _table(out: Path, metric: str, resamples: int) -> None:
+    from ..records import provenance
+    from ..records.sweep import TABLE
+    from ..report import analysis_figures as figs
+    from ..report.analysis_text import sweep_csv, sweep_text
+    from ..score.sweep_table import sweep_table
+    from .analysis_cmd import write_outputs
+
+    table, warnings = sweep_table(out, metric, resamples)
+    for w in warnings:
+        typer.secho(f"warning: {w}", fg="yellow", err=True)
+    typer.echo(sweep_text(table), nl=False)
+    record = table.model_copy(update={"provenance": provenance.current()})
+    from ..records.versioning import dumps
+
+    written = write_outputs(out, {TABLE: dumps(record.to_data()), "sweep-table.csv": sweep_csv(table)},
+                            lambda folder: figs.sweep_figures(table, folder))
+    typer.secho(f"wrote {len(written)} files to {out}", err=True)
+
+
+def _dry_run(request: SweepRequest) -> None:
+    from ..bench import Benchmark
+    from ..models.registry import create_model, is_llm
+    from ..report.run_text import fmt_cost, fmt_tokens
+    from ..tasks import questions_for
+
+    bench = Benchmark(request.bench)
+    cells = request.cells()
+    if not is_llm(request.model):
+        for cell in cells:
+            create_model(request.model, request.cell_options(cell))  # options are still checked
+        console.print(f"dry run: {len(cells)} cells of {request.model}, which makes no model calls")
+        return
+    from ..models.llm.cache import ResponseCache, default_cache_path
+    from ..models.llm.estimate import estimate_run
+    from ..models.llm.recommender import LLMRecommender
+
+    first = request.cell_options(cells[0])
+    path = Path(first.get("cache_path") or default_cache_path())
+    cache = ResponseCache(path) if first.get("cache", True) and path.exists() else None
+    requests = cached = prompt = output = 0
+    cost: float | None = 0.0
+    try:
+        for cell in cells:
+            rec = create_model(request.model, request.cell_options(cell))
+            assert isinstance(rec, LLMRecommender)
+            rec.load(bench, request.split, cache)
+            for method in request.methods:
+                questions = questions_for(bench, method, request.split, request.levels, request.limit,
+                                          request.pairs, request.rating_seed)
+                est = estimate_run(rec, bench, method, request.split, cache=cache, questions=questions)
+                requests, cached = requests + est.requests, cached + est.cached
+                prompt, output = prompt + est.prompt_tokens, output + est.output_tokens
+                cost = None if cost is None or est.cost_usd is None else cost + est.cost_usd
+                console.print(f"  {cell.name:<28} {method:<6} {est.questions:>5} questions {est.requests:>7} "
+                              f"requests ({est.cached} cached)  ~{fmt_tokens(est.prompt_tokens)} prompt tokens  "
+                              f"~{fmt_cost(est.cost_usd)}", soft_wrap=True)
+    finally:
+        if cache is not None:
+            cache.close()
+    console.print(f"[bold]dry run[/bold]: {request.model} · {len(cells)} cells · {requests} requests "
+                  f"({cached} already cached), ~{fmt_tokens(prompt)} prompt + ~{fmt_tokens(output)} output tokens, "
+                  f"cost ~{fmt_cost(cost)}", soft_wrap=True)
+    console.print("  [dim]cells that ask the same request are counted once each (the run asks it once); "
+                  "parse retries not included[/dim]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `sweep`."""
+    app.command("sweep")(sweep)
