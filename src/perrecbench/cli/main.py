@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import build_cmd, demo_cmd, prompt_cmd, release_cmd, run_cmd, score_cmd
+    from . import build_cmd, demo_cmd, prompt_cmd, release_cmd, run_cmd, score_cmd, train_cmd
 
-    for mod in (demo_cmd, build_cmd, release_cmd, run_cmd, score_cmd, prompt_cmd):
+    for mod in (demo_cmd, build_cmd, release_cmd, run_cmd, score_cmd, prompt_cmd, train_cmd):
         mod.register(app)
 
 
