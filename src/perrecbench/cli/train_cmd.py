@@ -106,6 +106,46 @@ def train(
                       + f"; adapter in {out}", soft_wrap=True)
 
 
+def _merge_help() -> str:
+    from ..train.merge import IS_EXACT_AVERAGE
+
+    exact = [m for m, e in IS_EXACT_AVERAGE.items() if e]
+    other = [m for m, e in IS_EXACT_AVERAGE.items() if not e]
+    return (f"{', '.join(exact)}: the exact weighted average of the updates dW = (alpha/r) B A (PEFT cat, rank "
+            f"r1+r2+...); not the average of the updates: {', '.join(other)} (naive: the release's "
+            "element-wise average of A and B; the rest are PEFT's combination types)")
+
+
+def merge(
+    adapters: list[Path] = typer.Argument(..., help="two or more LoRA adapter directories"),
+    method: str = typer.Option(..., "--method", help=_merge_help()),
+    out: Path = typer.Option(..., "--out", "-o", help="merged adapter directory"),
+    weights: str | None = typer.Option(None, help="comma-separated weights, normalised to sum to 1 "
+                                       "(default: equal)"),
+    full_model: Path | None = typer.Option(None, "--full-model", help="also write base + merged update as "
+                                           "a full model into this directory"),
+    base_model: str | None = typer.Option(None, help="base model (default: the one the adapters name)"),
+    dtype: str = typer.Option("auto", help="dtype the base model is loaded in: auto, float32, bfloat16, float16"),
+    density: float | None = typer.Option(None, help="ties/dare/magnitude_prune: fraction kept (default 1)"),
+    svd_rank: int | None = typer.Option(None, help="svd types: rank of the result (default: the largest input's)"),
+) -> None:
+    """Merge LoRA adapters (the release's naive average, the exact average, or a PEFT method)."""
+    from ..train.merge import merge as run_merge
+
+    w = None
+    if weights:
+        try:
+            w = [float(x) for x in weights.split(",") if x.strip()]
+        except ValueError:
+            raise ConfigError(f"--weights {weights!r}: expected numbers separated by commas") from None
+    report = run_merge(adapters, method, out, w, full_model, base_model, dtype, density, svd_rank)
+    console.print(f"merged {len(adapters)} adapters with {method} (weights "
+                  f"{', '.join(f'{x:.3g}' for x in report.weights)}) into {out}: rank {report.rank}, "
+                  f"{report.modules} modules; update vs the weighted average of the inputs' updates: max "
+                  f"relative error {report.max_rel_error_vs_update_average:.2e}"
+                  + (f"; full model in {report.full_model}" if report.full_model else ""), soft_wrap=True)
+
+
 def _is_main_process() -> bool:
     import os
 
@@ -116,3 +156,4 @@ def register(app: typer.Typer) -> None:
     """Add the fine-tuning commands to the app."""
     app.command("sft-data")(sft_data)
     app.command("train")(train)
+    app.command("merge")(merge)

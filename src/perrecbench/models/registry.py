@@ -1,4 +1,5 @@
-"""Model strings -> recommenders. `baseline/<name>`, `openai/<model>`, `anthropic/<model>`.
+"""Model strings -> recommenders. `baseline/<name>`, `openai/<model>`, `anthropic/<model>`,
+`hf/<path or hub id>`.
 
 Adding a backend touches its own module plus one line in `_FACTORIES`.
 """
@@ -30,6 +31,7 @@ _FACTORIES = {
     "baseline": _baseline,
     "openai": _llm("openai"),
     "anthropic": _llm("anthropic"),
+    "hf": _llm("hf"),
 }
 
 
@@ -37,6 +39,6 @@ def create_model(spec: str, options: dict[str, Any] | None = None) -> Recommende
     prefix, sep, name = spec.partition("/")
     if not sep or not name or prefix not in _FACTORIES:
         raise ConfigError(
-            f"unknown model {spec!r}: use baseline/<name>, openai/<model> or anthropic/<model>"
+            f"unknown model {spec!r}: use baseline/<name>, openai/<model>, anthropic/<model> or hf/<path or hub id>"
         )
     return _FACTORIES[prefix](name, dict(options or {}))

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from .config import TrainConfig
 
 LOG = "train_log.jsonl"
@@ -62,10 +62,19 @@ class _Prepared:
     template: Any  # chat_template.TrainingTemplate
 
 
+def require_train_extra() -> None:
+    import importlib.util
+
+    missing = [m for m in ("torch", "transformers", "trl", "peft", "datasets", "yaml")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ModelError(f"fine-tuning needs {', '.join(missing)}: pip install 'perrecbench[train]'")
+
+
 def prepare(cfg: TrainConfig) -> _Prepared:
     """Everything that can fail on bad input, before any model weights are read."""
+    from ..models.llm.hf_loading import load_tokenizer
     from .chat_template import choose_training_template
-    from .loading import load_tokenizer, require_train_extra
     from .sft_files import load_chats
 
     require_train_extra()
@@ -127,7 +136,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> TrainSummary:
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    from .loading import load_causal_lm, torch_dtype
+    from ..models.llm.hf_loading import load_causal_lm
 
     last = get_last_checkpoint(str(out)) if out.is_dir() else None
     checkpointing = cfg.gradient_checkpointing if cfg.gradient_checkpointing != "auto" else device == "cuda"
@@ -150,8 +159,9 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> TrainSummary:
     extra: dict[str, Any] = {}
     if cfg.attn_implementation:
         extra["attn_implementation"] = cfg.attn_implementation
-    model = load_causal_lm(cfg.model, cfg.gguf_file, torch_dtype(str(dtype).removeprefix("torch.")),
-                           cfg.trust_remote_code, **extra)
+    local = Path(cfg.model).expanduser()
+    name = str(local.resolve()) if local.exists() else cfg.model  # the adapter records where its base is
+    model = load_causal_lm(name, cfg.gguf_file, dtype, cfg.trust_remote_code, **extra)
     lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                       target_modules=list(cfg.lora.target_modules), task_type="CAUSAL_LM")
     tok = prep.tokenizer

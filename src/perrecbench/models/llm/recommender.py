@@ -86,7 +86,13 @@ def parse_options(options: dict[str, Any]) -> LLMOptions:
 
 
 def create_llm_recommender(provider: str, model: str, options: dict[str, Any]) -> LLMRecommender:
-    return LLMRecommender(provider, model, parse_options(options))
+    """Options the backend owns (e.g. hf's `adapter`) go to the backend, which checks them."""
+    from .providers import provider_option_names
+
+    own = provider_option_names(provider)
+    backend_options = {k: v for k, v in options.items() if k in own}
+    common = {k: v for k, v in options.items() if k not in own}
+    return LLMRecommender(provider, model, parse_options(common), backend_options)
 
 
 def transport_for(provider: str, o: LLMOptions) -> dict[str, Any]:
@@ -132,16 +138,18 @@ class LLMRecommender(Recommender):
 
     methods = METHODS
 
-    def __init__(self, provider: str, model: str, options: LLMOptions):
+    def __init__(self, provider: str, model: str, options: LLMOptions,
+                 backend_options: dict[str, Any] | None = None):
         from .providers import create_provider
 
         self.provider = provider
         self.model = model
         self.name = f"{provider}/{model}"
         self.opts = options
-        self.api = create_provider(provider, model, options.base_url, **transport_for(provider, options))
-        if options.json_mode != "off" and provider == "anthropic":
-            raise ConfigError("the anthropic backend has no JSON mode; drop --json-mode")
+        self.api = create_provider(provider, model, options.base_url, **transport_for(provider, options),
+                                   **(backend_options or {}))
+        if options.json_mode != "off" and provider in ("anthropic", "hf"):
+            raise ConfigError(f"the {provider} backend has no JSON mode; drop --json-mode")
         if options.prompt_set != "default" and not options.templates:
             raise ConfigError(f"--prompt-set {options.prompt_set} needs --templates DIR")
         self.client = None
@@ -207,6 +215,7 @@ class LLMRecommender(Recommender):
             "rel_rating": o.rel_rating,
             "prompt_set": o.prompt_set,
             "describe_items": o.describe_items,
+            **({"backend_options": self.api.options()} if hasattr(self.api, "options") else {}),
         }
 
     # -- setup ------------------------------------------------------------------------

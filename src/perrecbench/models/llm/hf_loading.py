@@ -1,4 +1,4 @@
-"""Loading a causal LM for training or generation: a hub id, a local checkpoint, or a GGUF file.
+"""Loading a causal LM for generation (`hf/` models) or training (`perrecbench train`): a hub id, a local checkpoint, or a GGUF file.
 
 A GGUF-loaded model is dequantised to plain tensors but keeps transformers' quantizer
 state, and with it `save_pretrained` refuses and TRL refuses to train ("quantized with
@@ -11,16 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ModelError
-
-
-def require_train_extra() -> None:
-    import importlib.util
-
-    missing = [m for m in ("torch", "transformers", "trl", "peft", "datasets", "yaml")
-               if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ModelError(f"fine-tuning needs {', '.join(missing)}: pip install 'perrecbench[train]'")
+from ...errors import ConfigError, ModelError
 
 
 def torch_dtype(name: str | None) -> Any:
