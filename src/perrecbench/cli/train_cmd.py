@@ -146,6 +146,26 @@ def merge(
                   + (f"; full model in {report.full_model}" if report.full_model else ""), soft_wrap=True)
 
 
+def train_configs(
+    out: Path | None = typer.Option(None, "--out", "-o", help="copy the shipped configs into this directory"),
+) -> None:
+    """The shipped example configs: the release recipes, a CPU-sized run, DeepSpeed ZeRO-3 for accelerate."""
+    import shutil
+
+    from ..train.config import CONFIG_DIR
+
+    files = sorted(CONFIG_DIR.glob("*.yaml"))
+    for f in files:
+        first = next((line[1:].strip() for line in f.read_text(encoding="utf-8").splitlines()
+                      if line.startswith("#")), "")
+        console.print(f"{f.stem:<30} {first}", soft_wrap=True)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copy2(f, out / f.name)
+        console.print(f"copied {len(files)} files into {out}")
+
+
 def _is_main_process() -> bool:
     import os
 
@@ -157,3 +177,4 @@ def register(app: typer.Typer) -> None:
     app.command("sft-data")(sft_data)
     app.command("train")(train)
     app.command("merge")(merge)
+    app.command("train-configs")(train_configs)
