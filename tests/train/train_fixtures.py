@@ -72,3 +72,31 @@ def smollm2_dir(tmp_path_factory) -> Path:
 def tiny_llama(tmp_path_factory) -> Path:
     needs("torch", "transformers", "tokenizers")
     return make_tiny_llama(tmp_path_factory.mktemp("tiny") / "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def point_sft(sft_bench, tmp_path_factory) -> tuple[Path, Path]:
+    """Short point rows (k = 1): train (2 questions per level) and held-out (1 per level)."""
+    needs("datasets")
+    from typer.testing import CliRunner
+
+    from perrecbench.cli.main import app
+
+    root = tmp_path_factory.mktemp("pointsft")
+    out = []
+    for split, limit in (("train", "2"), ("heldout", "1")):
+        res = CliRunner().invoke(app, ["sft-data", "--bench", str(sft_bench), "--format", "point", "--k", "1",
+                                       "--split", split, "--limit", limit, "--out", str(root / split)])
+        assert res.exit_code == 0, res.output
+        out.append(root / split)
+    return out[0], out[1]
+
+
+def tiny_train_args(model: Path, data: Path, out: Path, *sets: str) -> list[str]:
+    """`perrecbench train` of the tiny model: a few steps, big learning rate, no progress bar."""
+    base = [f"model={model}", f"dataset={data}", "max_steps=4", "batch_size=2", "gradient_accumulation=1",
+            "learning_rate=1e-2", "save_steps=2", "precision=fp32"]
+    args = ["train", "--out", str(out), "--no-progress"]
+    for s in (*base, *sets):
+        args += ["--set", s]
+    return args

@@ -211,7 +211,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> TrainSummary:
 
 def _eval_loss(trainer: Any) -> float | None:
     loss = trainer.evaluate().get("eval_loss")
-    return None if loss is None else round(float(loss), 6)
+    return None if loss is None else float(loss)
 
 
 def _loss_before(out: Path) -> float | None:
