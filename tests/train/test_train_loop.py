@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -95,9 +96,16 @@ def test_train_runs_unchanged_under_a_two_process_launch(tiny_llama, point_sft, 
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "perrecbench", *tiny_train_args(tiny_llama, point_sft[0], out, "max_steps=2")]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
-    assert res.returncode == 0, res.stderr[-3000:]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)  # its own process group: a timeout ends the workers too
+    try:
+        stdout, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stderr[-3000:]
     log = [r for r in map(json.loads, (out / "train_log.jsonl").read_text().splitlines()) if "loss" in r]
     assert [r["step"] for r in log] == [1, 2]
     assert log[0]["epoch"] == pytest.approx(1 / 5)  # 18 rows over 2 processes, batch 2: 5 steps an epoch (9 alone)
-    assert (out / "adapter_model.safetensors").exists() and res.stdout.count("trained 2 steps") == 1
+    assert (out / "adapter_model.safetensors").exists() and stdout.count("trained 2 steps") == 1
