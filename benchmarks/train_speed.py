@@ -7,7 +7,8 @@ projections, fp32 on CPU, assistant-only loss with the same training template) f
 the same steps, alternating the two sides, each run in its own process so its peak
 memory is its own. Prints tokens per second of the training loop (TRL's own token
 count over `train_runtime`), the whole command's wall time and peak RSS, and the ratio
-ours / bare (ours must not be slower by more than 5 %).
+ours / bare of the best of the repetitions (ours must not be slower by more than
+5 %; medians are printed too, and on a shared machine they are noisy).
 
     python benchmarks/train_speed.py [--steps 8] [--batch 2] [--reps 2] [--work /tmp/prb-train-speed]
     python benchmarks/train_speed.py --precision bf16   # on a GPU
@@ -164,9 +165,12 @@ def main() -> None:
                   flush=True)
     med = {s: {k: statistics.median(r[k] for r in rs) for k in ("tokens_per_s", "wall_s", "peak_mb", "tokens")}
            for s, rs in runs.items()}
-    ratio = med["ours"]["tokens_per_s"] / med["bare"]["tokens_per_s"]
-    print(f"\nmedian tokens/s: ours {med['ours']['tokens_per_s']:.0f}, bare TRL {med['bare']['tokens_per_s']:.0f}; "
-          f"ours/bare = {ratio:.3f} ({'ok' if ratio >= 0.95 else 'SLOWER than 5 %'})")
+    # best of the reps: on a shared machine the least disturbed run is the one that says most
+    best = {s: max(r["tokens_per_s"] for r in rs) for s, rs in runs.items()}
+    ratio = best["ours"] / best["bare"]
+    print(f"\nbest tokens/s: ours {best['ours']:.0f}, bare TRL {best['bare']:.0f}; ours/bare = {ratio:.3f} "
+          f"({'ok' if ratio >= 0.95 else 'SLOWER than 5 %'}); medians: ours {med['ours']['tokens_per_s']:.0f}, "
+          f"bare {med['bare']['tokens_per_s']:.0f} ({med['ours']['tokens_per_s'] / med['bare']['tokens_per_s']:.3f})")
     print(f"median command wall time: ours {med['ours']['wall_s']:.1f} s, bare {med['bare']['wall_s']:.1f} s "
           f"(ours includes the template and length checks)")
     print(f"median peak memory: ours {med['ours']['peak_mb']:.0f} MB, bare {med['bare']['peak_mb']:.0f} MB "
