@@ -30,10 +30,11 @@ def _register() -> None:
         run_cmd,
         score_cmd,
         sweep_cmd,
+        train_cmd,
     )
 
     for mod in (demo_cmd, build_cmd, release_cmd, run_cmd, sweep_cmd, score_cmd, analysis_cmd, report_cmd,
-                prompt_cmd):
+                prompt_cmd, train_cmd):
         mod.register(app)
 
 

@@ -7,6 +7,7 @@
 | `Prediction` / `PredictionLine` | `RUN/predictions.jsonl` | models (via run) | score |
 | `CallRecord` | `RUN/calls.jsonl` | the LLM client (via run) | score (costs), report |
 | `ScoreRow` / `ScoreTable` | `score --format json`, report data | score | report, users |
+| `SftManifest` | `SFT_DIR/sft_manifest.json` | train (`sft-data`) | people, tools |
 | `CorrelationReport`, `BreakdownTable` (`analysis`) | `correlate`/`breakdown --out` | score | report, users |
 | `SweepManifest` / `SweepTable` (`sweep`) | `SWEEP/sweep.json`, `sweep-table.json` | run / score | score / report |
 
@@ -21,8 +22,10 @@ from .prediction import PairStats, Prediction, PredictionLine
 from .provenance import Provenance
 from .run_manifest import RunManifest
 from .score_row import AverageRow, ComparisonRow, ScoreRow, ScoreTable
+from .sft_manifest import SftManifest
 
 __all__ = [
     "AverageRow", "BenchCounts", "BenchManifest", "CallRecord", "CallUsage", "ComparisonRow",
     "PairStats", "Prediction", "PredictionLine", "Provenance", "RunManifest", "ScoreRow", "ScoreTable",
+    "SftManifest",
 ]

@@ -280,7 +280,7 @@ def test_http_workers_auto_follows_concurrency_and_backend():
     assert high.api.http_workers == (1 if (os.cpu_count() or 1) >= 2 else 0)
     forced = create_llm_recommender("openai", "m", {"base_url": "http://127.0.0.1:9/v1", "http_workers": 2})
     assert forced.api.http_workers == 2
-    with pytest.raises(ConfigError, match="unknown LLM option.*http_workers.*own options are: none"):
+    with pytest.raises(ConfigError, match="unknown LLM option.*http_workers.*anthropic backend.s own options are: none"):
         create_llm_recommender("anthropic", "m", {"http_workers": 1})
     with pytest.raises(ConfigError, match="http_workers must be 0 or more"):
         create_llm_recommender("openai", "m", {"http_workers": -1})

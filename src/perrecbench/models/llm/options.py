@@ -64,7 +64,8 @@ def _errors(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
-def split_options(options: dict[str, Any], provider_options: type[BaseModel]) -> tuple[LLMOptions, BaseModel]:
+def split_options(options: dict[str, Any], provider_options: type[BaseModel],
+                  backend: str = "backend") -> tuple[LLMOptions, BaseModel]:
     """(shared options, the provider's options) from one `--option` dict."""
     opts = {RENAMED.get(k, k): v for k, v in options.items()}
     if isinstance(opts.get("base_url"), str):
@@ -75,7 +76,7 @@ def split_options(options: dict[str, Any], provider_options: type[BaseModel]) ->
     unknown = sorted(k for k in opts if k not in LLMOptions.model_fields)
     if unknown:
         raise ConfigError(
-            f"unknown LLM option(s) {', '.join(unknown)}; the backend's own options are: "
+            f"unknown LLM option(s) {', '.join(unknown)}; the {backend} backend's own options are: "
             f"{', '.join(provider_options.model_fields) or 'none'}"
         )
     try:
@@ -85,7 +86,7 @@ def split_options(options: dict[str, Any], provider_options: type[BaseModel]) ->
     try:
         own = provider_options(**mine)
     except ValidationError as exc:
-        raise ConfigError(f"bad backend option(s): {_errors(exc)}") from None
+        raise ConfigError(f"bad {backend} option(s): {_errors(exc)}") from None
     return shared, own
 
 

@@ -30,7 +30,7 @@ from .schema import answer_schema
 def create_llm_recommender(backend: str, model: str, options: dict[str, Any]) -> LLMRecommender:
     from .providers import provider_class
 
-    shared, own = split_options(options, provider_class(backend).Options)
+    shared, own = split_options(options, provider_class(backend).Options, backend)
     return LLMRecommender(backend, model, shared, own)
 
 

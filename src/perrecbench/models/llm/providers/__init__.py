@@ -19,6 +19,7 @@ from .base import ModelAPI
 _PROVIDERS = {
     "openai": ("openai", "OpenAIAPI"),
     "anthropic": ("anthropic_api", "AnthropicAPI"),
+    "hf": ("hf_local", "HFLocalAPI"),
 }
 
 
@@ -28,7 +29,7 @@ def names() -> tuple[str, ...]:
 
 def provider_class(backend: str) -> type[ModelAPI]:
     if backend not in _PROVIDERS:
-        raise ConfigError(f"unknown LLM backend {backend!r}: use {' or '.join(_PROVIDERS)}")
+        raise ConfigError(f"unknown LLM backend {backend!r}: use {', '.join(_PROVIDERS)}")
     module, cls = _PROVIDERS[backend]
     return getattr(import_module(f".{module}", __name__), cls)
 
