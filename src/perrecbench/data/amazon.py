@@ -18,7 +18,6 @@ from typing import Any
 import duckdb
 
 from ..errors import InputDataError
-from .duck import bulk_load
 from .files import Checksums, data_format, require_files
 from .jsonl import json_line_rows
 from .report import ITEMS, REVIEWS, LoadReport
@@ -122,7 +121,7 @@ def load_amazon(
     reviews, metas = split_inputs(inputs, meta)
     report = LoadReport(source="amazon2023", options={k: v for k, v in own.items() if v is not None})
     lo, hi = RATING_RANGE
-    with bulk_load(con, load.memory_limit, load.temp_dir), Checksums(reviews + metas, load.checksum) as sums:
+    with Checksums(reviews + metas, load.checksum) as sums:
         stage(
             con, "raw_reviews", REVIEW_COLUMNS, _sources(con, reviews, REVIEW_KEYS, _reviews),
             lambda src: review_checks(src.rows, lo, hi, ms_from("_t", "ms"), NAMES),

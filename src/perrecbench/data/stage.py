@@ -193,17 +193,12 @@ def first_bad(
     """
     if limit <= 0:
         return []
-    old = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    con.execute("SET preserve_insertion_order = true")
-    try:
-        with input_errors(src.path):
-            rows = con.execute(
-                f"SELECT _ln, _detail FROM (SELECT row_number() OVER () + {int(src.ln_offset)} AS _ln, "
-                f"_reason, _detail FROM ({checks(src)})) "
-                f"WHERE _reason IS NOT NULL LIMIT {int(limit)}"
-            ).fetchall()
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
+    with input_errors(src.path):
+        rows = con.execute(
+            f"SELECT _ln, _detail FROM (SELECT row_number() OVER () + {int(src.ln_offset)} AS _ln, "
+            f"_reason, _detail FROM ({checks(src)})) "
+            f"WHERE _reason IS NOT NULL LIMIT {int(limit)}"
+        ).fetchall()
     return [f"{src.where(ln)}: {detail}" for ln, detail in sorted(rows)]
 
 
@@ -279,8 +274,6 @@ class LoadOptions:
 
     checksum: bool = True  # sha256 of every input file (streamed, in the background)
     max_bad_lines: int = 5  # examples of skipped rows per file
-    memory_limit: str | None = None  # DuckDB memory cap during the load, e.g. "4GB"
-    temp_dir: str | None = None  # where DuckDB spills beyond the cap
 
     @classmethod
     def split(
@@ -292,7 +285,10 @@ class LoadOptions:
         unknown = sorted(set(options) - set(own))
         if unknown:
             allowed = sorted(set(own) | set(cls.__dataclass_fields__))
-            raise ConfigError(f"unknown option(s) {unknown}; this source takes {allowed}")
+            moved = [k for k in unknown if k in ("memory_limit", "temp_dir")]
+            hint = (f" ({', '.join(moved)}: set for the whole build with --memory-limit / --temp-dir)"
+                    if moved else "")
+            raise ConfigError(f"unknown option(s) {unknown}; this source takes {allowed}{hint}")
         try:
             load = cls(**common)
             if not isinstance(load.max_bad_lines, int) or load.max_bad_lines < 0:
