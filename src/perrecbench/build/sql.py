@@ -1,23 +1,24 @@
 """The DuckDB half of the build: dedupe, leak-free user statistics, candidate raters.
 
 Everything row-wise happens in SQL so that the 20 GB Amazon Books file builds with
-bounded memory (DuckDB spills to disk); Python only sees candidate raters of items.
+bounded memory (DuckDB spills to disk); Python only sees candidate raters of items,
+streamed in sorted chunks. No statement here changes a setting: the connection was
+configured once by whoever made it (`data.duck.connect`), and every result whose
+order matters says ORDER BY (insertion order is not preserved).
 """
 
 from __future__ import annotations
 
 import duckdb
 
+from ..data.duck import lit
 from .params import BuildParams
 
 
-def configure(con: duckdb.DuckDBPyConnection, memory_limit: str | None, temp_dir: str | None) -> None:
-    """Bound memory and let big sorts and windows spill to disk."""
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-    if temp_dir:
-        con.execute(f"SET temp_directory = '{temp_dir}'")
-    con.execute("SET preserve_insertion_order = false")
+def scalar(con: duckdb.DuckDBPyConnection, query: str):
+    """The one value a query returns (the result is read to its end: a connection
+    with an unfinished result refuses the next registration)."""
+    return con.execute(query).fetchall()[0][0]
 
 
 def dedupe(con: duckdb.DuckDBPyConnection) -> int:
@@ -33,7 +34,7 @@ def dedupe(con: duckdb.DuckDBPyConnection) -> int:
             PARTITION BY user_id, item_id ORDER BY "timestamp", rating) = 1
         """
     )
-    return con.execute("SELECT count(*) FROM reviews").fetchone()[0]
+    return scalar(con, "SELECT count(*) FROM reviews")
 
 
 def user_stats(con: duckdb.DuckDBPyConnection, params: BuildParams) -> None:
@@ -63,27 +64,15 @@ def user_stats(con: duckdb.DuckDBPyConnection, params: BuildParams) -> None:
     con.execute("DROP TABLE reviews")  # review_stats has every column: halve what sorts must share
 
 
-def context(con: duckdb.DuckDBPyConnection) -> None:
-    """`_context`: the reviews of question users and query items, in the order they are written.
+CANDIDATE_COLUMNS = ("item_id", "user_id", "timestamp", "rating", "avg_rating", "hist_n", "relative_rating")
 
-    Sorted with all threads into a table, so the single-threaded COPY (byte-identical
-    Parquet) only encodes; a member's history is then a contiguous run of rows.
-    """
-    con.execute("SET preserve_insertion_order = true")
+
+def create_candidates(con: duckdb.DuckDBPyConnection, params: BuildParams, min_group: int) -> int:
+    """`candidates`: eligible raters of items with at least `min_group` of them (unsorted);
+    returns their number."""
     con.execute(
-        """
-        CREATE OR REPLACE TABLE _context AS
-        SELECT user_id, item_id, rating, "timestamp" FROM review_stats
-        WHERE user_id IN (SELECT user_id FROM q_users) OR item_id IN (SELECT item_id FROM q_items)
-        ORDER BY user_id, "timestamp", item_id
-        """
-    )
-
-
-def candidates(con: duckdb.DuckDBPyConnection, params: BuildParams, min_group: int):
-    """Eligible raters of items with at least `min_group` of them, sorted by item then time."""
-    return con.sql(
         f"""
+        CREATE OR REPLACE TABLE candidates AS
         WITH eligible AS (
             SELECT item_id, user_id, "timestamp", rating, avg_rating, hist_n,
                    rating - avg_rating AS relative_rating
@@ -93,6 +82,99 @@ def candidates(con: duckdb.DuckDBPyConnection, params: BuildParams, min_group: i
             SELECT item_id FROM eligible GROUP BY item_id HAVING count(*) >= {int(min_group)}
         )
         SELECT e.* FROM eligible e SEMI JOIN busy b ON e.item_id = b.item_id
-        ORDER BY e.item_id, e."timestamp", e.user_id
         """
-    ).to_arrow_table()
+    )
+    return scalar(con, "SELECT count(*) FROM candidates")
+
+
+def sorted_candidates() -> str:
+    """Candidates by item then time (then user: one review per user and item, so a total order)."""
+    cols = ", ".join(f'"{c}"' for c in CANDIDATE_COLUMNS)
+    return f'SELECT {cols} FROM candidates ORDER BY item_id, "timestamp", user_id'
+
+
+def create_members(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """CREATE OR REPLACE TABLE members (member_id BIGINT, level VARCHAR, pos INTEGER,
+           item_id VARCHAR, user_id VARCHAR, "timestamp" BIGINT, rating DOUBLE, avg_rating DOUBLE,
+           hist_n BIGINT, relative_rating DOUBLE)"""
+    )
+
+
+def pick_members(con: duckdb.DuckDBPyConnection, picks) -> None:
+    """`q_members`: members of the groups that became questions, with their split.
+
+    `picks` is an Arrow table (split, level, item_id). `candidates` and `members` go.
+    """
+    con.register("_picks", picks)
+    con.execute("CREATE OR REPLACE TABLE picks AS SELECT * FROM _picks")
+    con.unregister("_picks")
+    con.execute(
+        "CREATE OR REPLACE TABLE q_members AS SELECT m.*, p.split FROM members m JOIN picks p USING (level, item_id)"
+    )
+    con.execute("DROP TABLE members")
+    con.execute("DROP TABLE candidates")
+
+
+def context(con: duckdb.DuckDBPyConnection) -> int:
+    """`ctx`: the reviews of question users and query items (unsorted); returns their number.
+
+    The members' users bring their whole history (what a model may read about them),
+    the query items every rating they got. `review_stats` is dropped afterwards.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE ctx AS
+        SELECT user_id, item_id, rating, "timestamp" FROM review_stats
+        WHERE user_id IN (SELECT DISTINCT user_id FROM q_members)
+           OR item_id IN (SELECT DISTINCT item_id FROM picks)
+        """
+    )
+    con.execute("DROP TABLE review_stats")
+    return scalar(con, "SELECT count(*) FROM ctx")
+
+
+def sorted_context() -> str:
+    """The context in the order reviews.parquet holds it: a user's reviews are one run,
+    oldest first (so a member's history is the first `hist_n` rows of its user's run)."""
+    return 'SELECT user_id, item_id, rating, "timestamp" FROM ctx ORDER BY user_id, "timestamp", item_id'
+
+
+def member_runs(user_mean: str) -> str:
+    """Per member: where its user's run starts in `sorted_context`, the run's length `n`,
+    and `k`, how many of its first rows the member's most common rating is taken over."""
+    k = "m.hist_n" if user_mean == "history" else "r.n"
+    return f"""
+        WITH per_user AS (SELECT user_id, count(*) AS n FROM ctx GROUP BY user_id),
+        runs AS (
+            SELECT user_id, n, sum(n) OVER (ORDER BY user_id ROWS UNBOUNDED PRECEDING) - n AS start
+            FROM per_user
+        )
+        SELECT m.member_id, r.start, r.n, {k} AS k
+        FROM q_members m JOIN runs r USING (user_id)
+        ORDER BY r.start, m.member_id"""
+
+
+def sorted_questions(split: str, level: str) -> str:
+    """One questions file's members, by item then place in the group, with their most common rating."""
+    return f"""
+        SELECT m.item_id, m.user_id, m.rating, m.relative_rating, m.avg_rating,
+               coalesce(md.mode, m.rating) AS mode, m.hist_n, m."timestamp"
+        FROM q_members m LEFT JOIN modes md USING (member_id)
+        WHERE m.split = {lit(split)} AND m.level = {lit(level)}
+        ORDER BY m.item_id, m.pos"""
+
+
+def sorted_items() -> str:
+    """items.parquet: every item of the context, its metadata when there is some."""
+    return """
+        WITH used AS (SELECT DISTINCT item_id FROM ctx),
+        meta AS (
+            SELECT item_id, any_value(title ORDER BY title) AS title,
+                   any_value(author ORDER BY author) AS author,
+                   any_value(category ORDER BY category) AS category,
+                   any_value(description ORDER BY description) AS description
+            FROM raw_items SEMI JOIN used USING (item_id) GROUP BY item_id)
+        SELECT u.item_id, m.title, m.author, m.category, m.description
+        FROM used u LEFT JOIN meta m ON u.item_id = m.item_id
+        ORDER BY u.item_id"""

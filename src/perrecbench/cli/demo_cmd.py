@@ -23,12 +23,12 @@ def demo(
     """Generate synthetic reviews, build easy/medium/hard, run the baselines, score, print the leaderboard."""
     from ..bench import Benchmark
     from ..build.params import BuildParams
+    from ..build.pipeline import build_from_source
     from ..errors import ConfigError
     from ..models.registry import create_model
     from ..report import leaderboard as lb
     from ..run.runner import run
     from ..score.scorer import load_runs, score_runs
-    from .build_cmd import build_from_source
     from .run_cmd import parse_methods
 
     render = {"table": lb.render_table, "markdown": lb.to_markdown, "csv": lb.to_csv}.get(fmt)
@@ -38,7 +38,7 @@ def demo(
     bench_dir = out / "bench"
     params = BuildParams(seed=seed)
     console.print(f"[bold]1/3[/bold] generating synthetic reviews and building {bench_dir} …")
-    manifest = build_from_source("synthetic", [], [], bench_dir, params, {"seed": seed}, show_progress=False)
+    manifest = build_from_source("synthetic", [], [], bench_dir, params, {"seed": seed}).manifest
     counts = manifest["counts"]["questions"]["test"]
     console.print(f"    test questions: {counts} ({time.monotonic() - start:.1f}s)")
     bench = Benchmark(bench_dir)
