@@ -15,15 +15,9 @@ from spill_data import write_reviews
 from perrecbench.cli.main import main
 
 
-def _build(monkeypatch, capsys, reviews, meta, out, *extra: str) -> str:
-    argv = ["perrecbench", "build", "--source", "amazon2023", "--input", str(reviews), "--meta", str(meta),
+def _argv(reviews, meta, out, *extra: str) -> list[str]:
+    return ["perrecbench", "build", "--source", "amazon2023", "--input", str(reviews), "--meta", str(meta),
             "--out", str(out), "--no-progress", *extra]
-    monkeypatch.setattr(sys, "argv", argv)
-    try:
-        main()
-    except SystemExit as exc:
-        assert exc.code in (0, None), capsys.readouterr().err
-    return capsys.readouterr().err
 
 
 def _digests(folder):
@@ -32,19 +26,35 @@ def _digests(folder):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return write_reviews(tmp_path_factory.mktemp("spill-data"))  # 300k reviews, 45 MB
+    return write_reviews(tmp_path_factory.mktemp("spill-data"))  # 300k reviews, 67 MB
 
 
-def test_a_build_that_spills_writes_the_same_bytes(data, tmp_path, monkeypatch, capsys):
-    reviews, meta = data
-    spilled = _build(monkeypatch, capsys, reviews, meta, tmp_path / "small" / "bench",
-                     "--memory-limit", "8MB", "--workers", "1")
-    assert "DuckDB spilled up to" in spilled, spilled  # it really did spill
-    roomy = _build(monkeypatch, capsys, reviews, meta, tmp_path / "roomy" / "bench",
-                   "--memory-limit", "4GB", "--workers", "2")
-    assert "spilled" not in roomy, roomy
-    small, big = _digests(tmp_path / "small" / "bench"), _digests(tmp_path / "roomy" / "bench")
+@pytest.fixture(scope="module")
+def roomy(data, tmp_path_factory):
+    """The same build with room to spare: nothing spills."""
+    out = tmp_path_factory.mktemp("roomy") / "bench"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", _argv(*data, out, "--memory-limit", "4GB"))
+        try:
+            main()
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+    return _digests(out)
+
+
+# 8MB: DuckDB gets its floor and the load itself spills (before: out of memory);
+# 100MB: the load spills (before: "Cannot switch temporary directory" in the builder)
+@pytest.mark.parametrize("limit", ["8MB", "100MB"])
+def test_a_build_that_spills_writes_the_same_bytes(data, roomy, limit, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "small" / "bench"
+    monkeypatch.setattr(sys, "argv", _argv(*data, out, "--memory-limit", limit))
+    try:
+        main()
+    except SystemExit as exc:
+        assert exc.code in (0, None), capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "DuckDB spilled up to" in err, err  # it really did spill
+    small = _digests(out)
     assert "reviews.parquet" in small and "test-hard.jsonl" in small
-    assert small == big  # every file, Parquet and manifest included
-    leftovers = sorted(p.name for p in (tmp_path / "small").iterdir())
-    assert leftovers == ["bench"]  # no staging or spill folder left behind
+    assert small == roomy  # every file, Parquet and manifest included
+    assert sorted(p.name for p in out.parent.iterdir()) == ["bench"]  # no staging or spill folder left

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import sql
-from .stream import BATCH_ROWS, ParquetSink, required, sorted_batches, write_parquet
+from .stream import BATCH_ROWS, ParquetSink, numbers, required, sorted_batches, write_parquet
 
 MAX_MODE_VALUES = 64  # distinct ratings up to which modes are counted in numpy (else SQL)
 FLUSH_ROWS = 200_000  # modes gathered before one INSERT
@@ -75,7 +75,7 @@ class _Modes:
         if batch is None:
             self.exhausted = True
             return False
-        cols = {name: batch.column(name).to_numpy(zero_copy_only=False) for name in ("member_id", "start", "n", "k")}
+        cols = {name: numbers(batch.column(name)) for name in ("member_id", "start", "n", "k")}
         self.ids = np.concatenate((self.ids, cols["member_id"].astype(np.int64)))
         self.starts = np.concatenate((self.starts, cols["start"].astype(np.int64)))
         self.ends = np.concatenate((self.ends, (cols["start"] + cols["n"]).astype(np.int64)))
@@ -161,7 +161,7 @@ def write_context(con: duckdb.DuckDBPyConnection, out: Path, reviews: str, items
             for batch in reader:
                 sink.write(batch)
                 if modes is not None and batch.num_rows:
-                    modes.add(batch.column("rating").to_numpy(zero_copy_only=False))
+                    modes.add(numbers(batch.column("rating")))
         if modes is not None:
             modes.finish()
     finally:

@@ -24,6 +24,7 @@ UNITS = {
 DUCKDB_FLOOR = 96 * MB  # the smallest DuckDB limit the checked load runs in
 RESERVE_SHARE = 0.25  # of the user's limit, kept for Python ...
 RESERVE_MIN, RESERVE_MAX = 64 * MB, 512 * MB  # ... within these bounds
+MEMORY_PER_THREAD = 96 * MB  # DuckDB gets no more threads than its share holds
 
 
 def parse_size(text: str) -> int:
@@ -42,6 +43,15 @@ def duckdb_share(limit: int) -> int:
     """Bytes DuckDB may use when the whole build should stay within `limit` bytes."""
     reserve = min(RESERVE_MAX, max(RESERVE_MIN, int(limit * RESERVE_SHARE)))
     return max(DUCKDB_FLOOR, limit - reserve)
+
+
+def duckdb_threads(share: int | None, cores: int) -> int:
+    """DuckDB threads for a memory share: every thread holds buffers of its own (the CSV
+    reader's are ~32 MB), so a small share gets few threads (at least 2 when there are
+    2 cores). Output never depends on the thread count."""
+    if share is None:
+        return max(1, cores)
+    return max(1, min(cores, max(2, share // MEMORY_PER_THREAD)))
 
 
 def human(n: int) -> str:

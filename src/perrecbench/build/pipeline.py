@@ -33,7 +33,7 @@ from ..data.duck import connect
 from ..data.report import LoadReport
 from ..errors import ConfigError, PerRecBenchError
 from .builder import write_benchmark
-from .memory import duckdb_share, parse_size
+from .memory import duckdb_share, duckdb_threads, parse_size
 from .params import BuildParams
 from .staging import check_target, staged_directory
 
@@ -105,7 +105,7 @@ class _Watch:
             self.progress(stage, done, total)
 
     def _run(self) -> None:
-        last = -1.0
+        last, step, stage = -1.0, 1, None
         while not self._stop.wait(POLL_S):
             self.peak_spill = max(self.peak_spill, _disk_usage(self.spill_dir))
             con = self.con
@@ -116,9 +116,15 @@ class _Watch:
             except duckdb.Error:
                 continue
             with self._lock:
-                if pct >= 0 and self.total == 1 and pct != last:
-                    last = pct
-                    self.progress(self.stage, int(pct * 10), 1000)
+                if self.total != 1 or pct < 0 or pct == last:
+                    continue
+                if self.stage != stage:
+                    stage, step, last = self.stage, 1, -1.0
+                elif pct < last - 20:  # the next statement of the same stage (the next file...)
+                    step += 1
+                last = pct
+                label = stage if step == 1 else f"{stage}, step {step}"
+                self.progress(label, int(pct * 10), 1000)
 
     def __enter__(self) -> _Watch:
         self._thread.start()
@@ -202,7 +208,7 @@ def build_from_source(
         try:
             with watch, _stage_errors(watch, out, context):
                 watch.report(f"reading {source} data", 0, 1)
-                con = connect(duck_limit, spill, threads or _cores())
+                con = connect(duck_limit, spill, threads or duckdb_threads(duck_limit, _cores()))
                 watch.con = con
                 try:
                     report = load_source(con, source, inputs, meta or None, options)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..bench import questions_file, write_questions
 from ..types import Member, Question
@@ -24,7 +26,7 @@ from . import sql
 from .grouping import item_rng
 from .params import BuildParams
 from .pool import WorkerPool
-from .stream import run_starts, sorted_batches, whole_runs
+from .stream import from_ipc, numbers, run_starts, sorted_batches, to_ipc, whole_runs
 
 Progress = Callable[[str, int, int], None]
 
@@ -34,10 +36,12 @@ COLUMNS = ("user_id", "rating", "relative_rating", "avg_rating", "mode", "hist_n
 
 
 def write_part(params: BuildParams, task: tuple) -> int:
-    """Write one chunk of questions to its part file; returns how many."""
-    split, level, item_ids, starts, cols, path = task
-    user, rating, rel, avg, mode, hist_n, ts = (cols[c] for c in COLUMNS)
-    bounds = starts.tolist()
+    """Write one chunk of questions (one file's, whole questions) to its part file; returns how many."""
+    split, level, data, path = task
+    chunk = from_ipc(data)
+    bounds = run_starts(chunk.column("item_id")).tolist()
+    item_ids = chunk.column("item_id").take(pa.array(bounds[:-1])).to_pylist()
+    user, rating, rel, avg, mode, hist_n, ts = (chunk.column(c).to_pylist() for c in COLUMNS)
     qs = []
     for k, item_id in enumerate(item_ids):
         members = [
@@ -54,17 +58,20 @@ def write_part(params: BuildParams, task: tuple) -> int:
     return write_questions(path, qs)
 
 
-def _tasks(cur: duckdb.DuckDBPyConnection, split: str, level: str, parts: Path):
-    for j, chunk in enumerate(whole_runs(sorted_batches(cur, sql.sorted_questions(split, level)),
-                                         "item_id", CHUNK_ROWS)):
-        starts = run_starts(chunk.column("item_id"))
-        item_ids = chunk.column("item_id").take(pa.array(starts[:-1])).to_pylist()
-        cols = {c: chunk.column(c).to_pylist() for c in COLUMNS}
-        yield split, level, item_ids, starts, cols, _part_path(parts, split, level, j)
-
-
-def _part_path(parts: Path, split: str, level: str, j: int) -> Path:
-    return parts / f"{split}-{level}.{j}"
+def _tasks(cur: duckdb.DuckDBPyConnection, parts: Path):
+    """(split, level, IPC bytes of whole questions, part path), in file order."""
+    j = 0
+    for chunk in whole_runs(sorted_batches(cur, sql.sorted_questions()), "item_id", CHUNK_ROWS):
+        split, level = chunk.column("split"), chunk.column("level")
+        n = chunk.num_rows
+        cuts = numbers(pc.indices_nonzero(pc.or_(pc.not_equal(split.slice(1), split.slice(0, n - 1)),
+                                         pc.not_equal(level.slice(1), level.slice(0, n - 1)))))
+        bounds = [0, *(cuts + 1).tolist(), n]
+        for lo, hi in zip(bounds, bounds[1:]):
+            part = chunk.slice(lo, hi - lo)
+            yield (split[lo].as_py(), level[lo].as_py(), to_ipc(part.select(["item_id", *COLUMNS])),
+                   parts / f"part-{j}.jsonl")
+            j += 1
 
 
 def write_questions_files(
@@ -77,24 +84,29 @@ def write_questions_files(
     total = sum(len(ids) for by_level in splits.values() for ids in by_level.values())
     done = 0
     progress(STAGE, 0, total)
-    counts: dict[str, dict[str, int]] = {split: {} for split in splits}
+    counts: dict[str, dict[str, int]] = {split: {lv: 0 for lv in by_level} for split, by_level in splits.items()}
+    files = {(split, lv): open(questions_file(out, split, lv), "wb")
+             for split, by_level in splits.items() for lv in by_level}
     cur = con.cursor()
     try:
-        for split, by_level in splits.items():
-            for level in by_level:
-                n = 0
-                with open(questions_file(out, split, level), "wb") as dst:
-                    results = pool.map(write_part, _tasks(cur, split, level, parts), parallel=parallel)
-                    for j, written in enumerate(results):
-                        part = _part_path(parts, split, level, j)
-                        with open(part, "rb") as src:
-                            shutil.copyfileobj(src, dst, 1 << 20)
-                        os.unlink(part)
-                        n += written
-                        done += written
-                        progress(STAGE, done, total)
-                counts[split][level] = n
+        paths: deque[tuple[str, str, Path]] = deque()
+
+        def tasks():
+            for task in _tasks(cur, parts):
+                paths.append((task[0], task[1], task[3]))
+                yield task
+
+        for written in pool.map(write_part, tasks(), parallel=parallel):
+            split, level, path = paths.popleft()
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, files[(split, level)], 1 << 20)
+            os.unlink(path)
+            counts[split][level] += written
+            done += written
+            progress(STAGE, done, total)
     finally:
         cur.close()
+        for fh in files.values():
+            fh.close()
     shutil.rmtree(parts)
     return counts

@@ -26,7 +26,7 @@ from . import sql
 from .grouping import choose_group, item_rng
 from .params import BuildParams
 from .pool import WorkerPool
-from .stream import run_starts, sorted_batches, whole_runs
+from .stream import from_ipc, run_starts, sorted_batches, to_ipc, whole_runs
 
 Progress = Callable[[str, int, int], None]
 
@@ -42,36 +42,31 @@ class SearchResult:
     n_members: int = 0
 
 
-def search_chunk(params: BuildParams, task: tuple) -> list[tuple[str, list[int], list[int], list[int]]]:
-    """Groups of one chunk: per level (level, [item index], [members per group], [local rows])."""
-    item_ids, starts, ts, rel = task
-    ts, rel = ts.tolist(), rel.tolist()
-    bounds = starts.tolist()
+def search_chunk(params: BuildParams, task: bytes) -> list[tuple[str, list[str], list[int], list[int]]]:
+    """Groups of one chunk (IPC bytes of item_id, timestamp, relative_rating, sorted):
+    per level (level, [item with a group], [its group's size], [chunk rows of the members])."""
+    chunk = from_ipc(task)
+    starts = run_starts(chunk.column("item_id")).tolist()
+    item_ids = chunk.column("item_id").take(pa.array(starts[:-1])).to_pylist()
+    ts, rel = chunk.column("timestamp").to_pylist(), chunk.column("relative_rating").to_pylist()
     out = []
     for lv in params.levels:
         n, gap = params.group_size[lv], params.min_gap[lv]
-        found_items: list[int] = []
+        found: list[str] = []
         sizes: list[int] = []
         rows_out: list[int] = []
         for k, item_id in enumerate(item_ids):
-            s, e = bounds[k], bounds[k + 1]
+            s, e = starts[k], starts[k + 1]
             if e - s < n:
                 continue
             rows = choose_group(ts[s:e], rel[s:e], n, gap, params.window_ms,
                                 item_rng(params.seed, item_id, lv), params.max_candidates)
             if rows is not None:
-                found_items.append(k)
+                found.append(item_id)
                 sizes.append(len(rows))
                 rows_out.extend(s + r for r in rows)
-        out.append((lv, found_items, sizes, rows_out))
+        out.append((lv, found, sizes, rows_out))
     return out
-
-
-def _task(chunk: pa.Table) -> tuple:
-    starts = run_starts(chunk.column("item_id"))
-    item_ids = chunk.column("item_id").take(pa.array(starts[:-1])).to_pylist()
-    return (item_ids, starts, chunk.column("timestamp").to_numpy(),
-            chunk.column("relative_rating").to_numpy())
 
 
 class _MemberWriter:
@@ -121,21 +116,20 @@ def search_groups(
     sql.create_members(con)
     writer = _MemberWriter(con)
     stream = con.cursor()  # the stream needs a cursor of its own while `con` inserts
-    chunks: deque[tuple[pa.Table, list[str]]] = deque()
+    chunks: deque[pa.Table] = deque()
 
     def tasks():
         for chunk in whole_runs(sorted_batches(stream, sql.sorted_candidates()), "item_id", CHUNK_ROWS):
-            task = _task(chunk)
-            chunks.append((chunk, task[0]))
-            yield task
+            chunks.append(chunk)
+            yield to_ipc(chunk.select(["item_id", "timestamp", "relative_rating"]))
 
     done = 0
     progress(STAGE, 0, n_candidates)
     try:
         for found in pool.map(search_chunk, tasks(), parallel=parallel):
-            chunk, item_ids = chunks.popleft()
+            chunk = chunks.popleft()
             for lv, items, sizes, rows in found:
-                result.items[lv].update(item_ids[k] for k in items)
+                result.items[lv].update(items)
                 writer.add(chunk, lv, sizes, rows)
             done += chunk.num_rows
             progress(STAGE, done, n_candidates)

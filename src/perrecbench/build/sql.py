@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import duckdb
 
-from ..data.duck import lit
 from .params import BuildParams
 
 
@@ -147,7 +146,7 @@ def member_runs(user_mean: str) -> str:
     return f"""
         WITH per_user AS (SELECT user_id, count(*) AS n FROM ctx GROUP BY user_id),
         runs AS (
-            SELECT user_id, n, sum(n) OVER (ORDER BY user_id ROWS UNBOUNDED PRECEDING) - n AS start
+            SELECT user_id, n, (sum(n) OVER (ORDER BY user_id ROWS UNBOUNDED PRECEDING) - n)::BIGINT AS start
             FROM per_user
         )
         SELECT m.member_id, r.start, r.n, {k} AS k
@@ -155,14 +154,14 @@ def member_runs(user_mean: str) -> str:
         ORDER BY r.start, m.member_id"""
 
 
-def sorted_questions(split: str, level: str) -> str:
-    """One questions file's members, by item then place in the group, with their most common rating."""
-    return f"""
-        SELECT m.item_id, m.user_id, m.rating, m.relative_rating, m.avg_rating,
+def sorted_questions() -> str:
+    """The questions files' members, file by file, by item then place in the group,
+    with their most common rating."""
+    return """
+        SELECT m.split, m.level, m.item_id, m.user_id, m.rating, m.relative_rating, m.avg_rating,
                coalesce(md.mode, m.rating) AS mode, m.hist_n, m."timestamp"
         FROM q_members m LEFT JOIN modes md USING (member_id)
-        WHERE m.split = {lit(split)} AND m.level = {lit(level)}
-        ORDER BY m.item_id, m.pos"""
+        ORDER BY m.split, m.level, m.item_id, m.pos"""
 
 
 def sorted_items() -> str:

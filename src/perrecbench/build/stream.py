@@ -45,17 +45,34 @@ def whole_runs(batches: Iterator[pa.RecordBatch], key: str, target_rows: int) ->
         n += batch.num_rows
         if n < target_rows:
             continue
-        table = pa.Table.from_batches(pending)
-        keys = table.column(key)
-        last_run = pc.sum(pc.equal(keys, keys[-1])).as_py()  # sorted: the trailing run
-        cut = n - last_run
+        last = batch.column(key)
+        tail = pc.sum(pc.equal(last, last[-1])).as_py()  # sorted: the trailing run
+        if tail == batch.num_rows:  # the run may start in an earlier batch
+            keys = pa.chunked_array([b.column(key) for b in pending])
+            tail = pc.sum(pc.equal(keys, last[-1])).as_py()
+        cut = n - tail
         if cut == 0:
             continue  # one run fills the buffer: keep reading until it ends
+        table = pa.Table.from_batches(pending)
         yield table.slice(0, cut)
         rest = table.slice(cut)
         pending, n = rest.to_batches(), rest.num_rows
     if n:
         yield pa.Table.from_batches(pending)
+
+
+def numbers(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A numeric Arrow column without nulls as numpy (a view when it is one chunk).
+
+    Not `to_numpy`: pyarrow imports pandas on its first call (about a second).
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        chunks = [numbers(c) for c in arr.chunks]
+        return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
+    if arr.null_count:
+        raise ValueError("internal error: a null in a column that has none")
+    dtype = np.dtype(arr.type.to_pandas_dtype())
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
 
 
 def run_starts(keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -65,8 +82,21 @@ def run_starts(keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
         return np.zeros(1, dtype=np.int64)
     if isinstance(keys, pa.ChunkedArray):
         keys = keys.combine_chunks()
-    change = pc.not_equal(keys.slice(1), keys.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    return np.concatenate(([0], np.flatnonzero(change) + 1, [n])).astype(np.int64)
+    change = numbers(pc.indices_nonzero(pc.not_equal(keys.slice(1), keys.slice(0, n - 1))))
+    return np.concatenate(([0], change + 1, [n])).astype(np.int64)
+
+
+def to_ipc(table: pa.Table) -> bytes:
+    """A table as Arrow IPC bytes, to ship to a worker: only the rows of a slice travel
+    (pickling a sliced table would send its parent's whole buffers)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def from_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
 def required(schema: pa.Schema, names: tuple[str, ...]) -> pa.Schema:
