@@ -60,14 +60,26 @@ def write_benchmark(
     name: str | None = None,
     progress: Progress = _noop,
     workers: int | None = None,
+    pool: WorkerPool | None = None,
 ) -> dict[str, Any]:
     """Write the benchmark files into the existing, empty directory `out`; returns the
     manifest. Deterministic for input + params, whatever `workers` (processes for the
     Python stages; default `default_workers()`) or DuckDB's memory limit and threads.
-    `build_benchmark` is the same, written atomically to its final place."""
-    out = Path(out)
-    workers = default_workers() if workers is None else max(1, int(workers))
+    `build_benchmark` is the same, written atomically to its final place.
 
+    `pool`: workers forked before DuckDB held any data (what `pipeline` does). Without
+    one, they are forked when the first parallel stage starts, after the load: each
+    then keeps a copy-on-write image of DuckDB's memory of that moment while DuckDB
+    rewrites its own, which can double the peak at scale (fine for small inputs)."""
+    out = Path(out)
+    if pool is not None:
+        return _write(con, params, out, inputs, name, progress, pool)
+    workers = default_workers() if workers is None else max(1, int(workers))
+    with WorkerPool(params, workers) as own:
+        return _write(con, params, out, inputs, name, progress, own)
+
+
+def _write(con, params: BuildParams, out: Path, inputs, name, progress: Progress, pool: WorkerPool) -> dict[str, Any]:
     progress("deduplicating reviews", 0, 1)
     n_raw = sql.scalar(con, "SELECT count(*) FROM raw_reviews")
     if n_raw == 0:
@@ -79,22 +91,19 @@ def write_benchmark(
     min_group = min(params.group_size[lv] for lv in params.levels)
     n_cands = sql.create_candidates(con, params, min_group)
     parallel = n_cands >= PARALLEL_MIN_ROWS
-    # forked now, while this process holds no big Python data; DuckDB's memory is
-    # shared with the children and never touched by them
-    with WorkerPool(params, workers if parallel else 1) as pool:
-        found = search_groups(con, params, pool, n_cands, progress, parallel=parallel)
-        progress("splitting items", 0, 1)
-        splits = split_items(found.items, params.n_items, params.n_heldout, params.max_train, params.seed)
-        sql.pick_members(con, _picks(splits))
-        progress("context reviews", 0, 1)
-        n_context = sql.context(con)
-        progress("writing reviews.parquet, items.parquet, member statistics", 0, 1)
-        context_counts = write_context(con, out, REVIEWS, ITEMS, params.user_mean)
-        if context_counts["context"] != n_context:
-            raise RuntimeError("internal error: reviews.parquet lost rows")
-        n_members = sql.scalar(con, "SELECT count(*) FROM q_members")
-        counts = write_questions_files(con, params, splits, out, pool, progress,
-                                       parallel=parallel and n_members >= PARALLEL_MIN_ROWS // 8)
+    found = search_groups(con, params, pool, n_cands, progress, parallel=parallel)
+    progress("splitting items", 0, 1)
+    splits = split_items(found.items, params.n_items, params.n_heldout, params.max_train, params.seed)
+    sql.pick_members(con, _picks(splits))
+    progress("context reviews", 0, 1)
+    n_context = sql.context(con)
+    progress("writing reviews.parquet, items.parquet, member statistics", 0, 1)
+    context_counts = write_context(con, out, REVIEWS, ITEMS, params.user_mean)
+    if context_counts["context"] != n_context:
+        raise RuntimeError("internal error: reviews.parquet lost rows")
+    n_members = sql.scalar(con, "SELECT count(*) FROM q_members")
+    counts = write_questions_files(con, params, splits, out, pool, progress,
+                                   parallel=parallel and n_members >= PARALLEL_MIN_ROWS // 8)
     for table in ("q_members", "picks", "ctx", "modes"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 

@@ -35,7 +35,9 @@ from ..errors import ConfigError, PerRecBenchError
 from .builder import write_benchmark
 from .memory import duckdb_share, duckdb_threads, parse_size
 from .params import BuildParams
+from .pool import WorkerPool, default_workers
 from .staging import check_target, staged_directory
+from .stream import warm_up
 
 Progress = Callable[[str, int, int], None]
 POLL_S = 0.25  # how often DuckDB's progress and the spill folder are looked at
@@ -206,8 +208,11 @@ def build_from_source(
                    "memory_limit": memory_limit, "duckdb_memory_limit": duck_limit, "spill_dir": spill}
         watch = _Watch(progress or (lambda *a: None), spill)
         try:
-            with watch, _stage_errors(watch, out, context):
+            pool = WorkerPool(params, workers or default_workers(), warmup=warm_up)
+            with watch, _stage_errors(watch, out, context), pool:
                 watch.report(f"reading {source} data", 0, 1)
+                pool.start()  # before DuckDB holds any data: the workers share none of it
+                threading.Thread(target=warm_up, daemon=True).start()
                 con = connect(duck_limit, spill, threads or duckdb_threads(duck_limit, _cores()))
                 watch.con = con
                 try:
@@ -216,7 +221,7 @@ def build_from_source(
                         on_loaded(report)
                     manifest = write_benchmark(
                         con, params, tmp, inputs={"source": source, **report.to_dict()},
-                        name=out.name, progress=watch.report, workers=workers)
+                        name=out.name, progress=watch.report, pool=pool)
                 finally:
                     watch.con = None
                     con.close()

@@ -24,6 +24,12 @@ ROW_GROUP_ROWS = 122_880  # rows per Parquet row group (DuckDB's own default)
 ZSTD_LEVEL = 3  # DuckDB's default level, the files stay the size they were
 
 
+def warm_up() -> None:
+    """Pay pyarrow's one-off cost now: its first conversion from Python imports pandas
+    (about a second), better spent while DuckDB loads than in a stage's critical path."""
+    pa.array([0])
+
+
 def sorted_batches(cur: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBatch]:
     """The rows of `query` (which must say ORDER BY) in batches, streamed.
 
