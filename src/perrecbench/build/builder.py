@@ -44,12 +44,14 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 
 def _picks(splits: dict[str, dict[str, list[str]]]) -> pa.Table:
-    rows = [(split, lv, it) for split, by_level in splits.items() for lv, ids in by_level.items() for it in ids]
-    return pa.table({
-        "split": pa.array([r[0] for r in rows], type=pa.string()),
-        "level": pa.array([r[1] for r in rows], type=pa.string()),
-        "item_id": pa.array([r[2] for r in rows], type=pa.string()),
-    })
+    """(split, level, item_id) of every question, as Arrow (no Python row tuples)."""
+    tables = [pa.table({"split": pa.array([split] * len(ids), type=pa.string()),
+                        "level": pa.array([lv] * len(ids), type=pa.string()),
+                        "item_id": pa.array(ids, type=pa.string())})
+              for split, by_level in splits.items() for lv, ids in by_level.items()]
+    if not tables:
+        return pa.table({c: pa.array([], type=pa.string()) for c in ("split", "level", "item_id")})
+    return pa.concat_tables(tables)
 
 
 def write_benchmark(
@@ -104,7 +106,7 @@ def _write(con, params: BuildParams, out: Path, inputs, name, progress: Progress
     n_members = sql.scalar(con, "SELECT count(*) FROM q_members")
     counts = write_questions_files(con, params, splits, out, pool, progress,
                                    parallel=parallel and n_members >= PARALLEL_MIN_ROWS // 8)
-    for table in ("q_members", "picks", "ctx", "modes"):
+    for table in ("q_members", "picks", "ctx", "modes", "_users", "_items"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
     manifest = {

@@ -134,12 +134,12 @@ def modes_in_sql(con: duckdb.DuckDBPyConnection, user_mean: str) -> None:
         f"""
         INSERT INTO modes
         WITH seqd AS (
-            SELECT user_id, rating, "timestamp",
-                   row_number() OVER (PARTITION BY user_id ORDER BY "timestamp", item_id) AS seq
-            FROM ctx SEMI JOIN (SELECT DISTINCT user_id FROM q_members) u USING (user_id)
+            SELECT u, rating, "timestamp",
+                   row_number() OVER (PARTITION BY u ORDER BY "timestamp", i) AS seq
+            FROM ctx SEMI JOIN (SELECT DISTINCT u FROM q_members) m USING (u)
         ), h AS (
             SELECT m.member_id, r.rating, count(*) AS c, min(r.seq) AS first_seq
-            FROM q_members m JOIN seqd r ON r.user_id = m.user_id AND {cond}
+            FROM q_members m JOIN seqd r ON r.u = m.u AND {cond}
             GROUP BY m.member_id, r.rating
         )
         SELECT member_id, rating FROM h

@@ -21,18 +21,30 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str):
 
 
 def dedupe(con: duckdb.DuckDBPyConnection) -> int:
-    """Keep one review per (user, item): the earliest (then the lowest rating, for determinism)."""
+    """`reviews(u, i, rating, timestamp)`: one review per (user, item), the earliest (then the
+    lowest rating, for determinism), with users and items as integer codes.
+
+    Why codes: every later sort and window then moves 24-byte rows of integers, not
+    strings (a Books user id is 28 characters), so far less spills at a given memory
+    limit. The codes follow the ids' own order (`_users`, `_items`), so ordering by
+    code is ordering by id. `raw_reviews` is dropped: the builder consumes it.
+    """
+    for table, col, code in (("_users", "user_id", "u"), ("_items", "item_id", "i")):
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {table} AS
+                SELECT {col}, (row_number() OVER (ORDER BY {col}))::INTEGER AS {code}
+                FROM (SELECT DISTINCT {col} FROM raw_reviews WHERE {col} IS NOT NULL)"""
+        )
     con.execute(
         """
         CREATE OR REPLACE TABLE reviews AS
-        SELECT user_id, item_id, rating, "timestamp"
-        FROM raw_reviews
-        WHERE user_id IS NOT NULL AND item_id IS NOT NULL
-          AND rating IS NOT NULL AND "timestamp" IS NOT NULL
-        QUALIFY row_number() OVER (
-            PARTITION BY user_id, item_id ORDER BY "timestamp", rating) = 1
+        SELECT u.u, i.i, r.rating, r."timestamp"
+        FROM raw_reviews r JOIN _users u USING (user_id) JOIN _items i USING (item_id)
+        WHERE r.rating IS NOT NULL AND r."timestamp" IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY u.u, i.i ORDER BY r."timestamp", r.rating) = 1
         """
     )
+    con.execute("DROP TABLE raw_reviews")
     return scalar(con, "SELECT count(*) FROM reviews")
 
 
@@ -45,17 +57,17 @@ def user_stats(con: duckdb.DuckDBPyConnection, params: BuildParams) -> None:
     if params.user_mean == "history":
         avg = "hist_sum / nullif(hist_n, 0)"
     else:  # the release's definition: every stored review of the user, later ones too
-        avg = "avg(rating) OVER (PARTITION BY user_id)"
+        avg = "avg(rating) OVER (PARTITION BY u)"
     con.execute(
         f"""
         CREATE OR REPLACE TABLE review_stats AS
-        SELECT *, {avg} AS avg_rating
+        SELECT u, i, rating, "timestamp", hist_n, {avg} AS avg_rating
         FROM (
-            SELECT user_id, item_id, rating, "timestamp",
+            SELECT u, i, rating, "timestamp",
                    count(*) OVER w AS hist_n,
                    sum(rating) OVER w AS hist_sum
             FROM reviews
-            WINDOW w AS (PARTITION BY user_id ORDER BY "timestamp"
+            WINDOW w AS (PARTITION BY u ORDER BY "timestamp"
                          RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         )
         """
@@ -63,7 +75,8 @@ def user_stats(con: duckdb.DuckDBPyConnection, params: BuildParams) -> None:
     con.execute("DROP TABLE reviews")  # review_stats has every column: halve what sorts must share
 
 
-CANDIDATE_COLUMNS = ("item_id", "user_id", "timestamp", "rating", "avg_rating", "hist_n", "relative_rating")
+# what the candidate stream carries, in the order of the `members` table's last columns
+CANDIDATE_COLUMNS = ("item_id", "user_id", "timestamp", "rating", "avg_rating", "hist_n", "relative_rating", "u")
 
 
 def create_candidates(con: duckdb.DuckDBPyConnection, params: BuildParams, min_group: int) -> int:
@@ -73,14 +86,14 @@ def create_candidates(con: duckdb.DuckDBPyConnection, params: BuildParams, min_g
         f"""
         CREATE OR REPLACE TABLE candidates AS
         WITH eligible AS (
-            SELECT item_id, user_id, "timestamp", rating, avg_rating, hist_n,
+            SELECT i, u, "timestamp", rating, avg_rating, hist_n,
                    rating - avg_rating AS relative_rating
             FROM review_stats
             WHERE hist_n >= {int(params.min_history)} AND avg_rating IS NOT NULL
         ), busy AS (
-            SELECT item_id FROM eligible GROUP BY item_id HAVING count(*) >= {int(min_group)}
+            SELECT i FROM eligible GROUP BY i HAVING count(*) >= {int(min_group)}
         )
-        SELECT e.* FROM eligible e SEMI JOIN busy b ON e.item_id = b.item_id
+        SELECT e.* FROM eligible e SEMI JOIN busy b ON e.i = b.i
         """
     )
     return scalar(con, "SELECT count(*) FROM candidates")
@@ -88,15 +101,18 @@ def create_candidates(con: duckdb.DuckDBPyConnection, params: BuildParams, min_g
 
 def sorted_candidates() -> str:
     """Candidates by item then time (then user: one review per user and item, so a total order)."""
-    cols = ", ".join(f'"{c}"' for c in CANDIDATE_COLUMNS)
-    return f'SELECT {cols} FROM candidates ORDER BY item_id, "timestamp", user_id'
+    return """
+        SELECT it.item_id, us.user_id, c."timestamp", c.rating, c.avg_rating, c.hist_n,
+               c.relative_rating, c.u
+        FROM candidates c JOIN _items it USING (i) JOIN _users us USING (u)
+        ORDER BY c.i, c."timestamp", c.u"""
 
 
 def create_members(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """CREATE OR REPLACE TABLE members (member_id BIGINT, level VARCHAR, pos INTEGER,
            item_id VARCHAR, user_id VARCHAR, "timestamp" BIGINT, rating DOUBLE, avg_rating DOUBLE,
-           hist_n BIGINT, relative_rating DOUBLE)"""
+           hist_n BIGINT, relative_rating DOUBLE, u INTEGER)"""
     )
 
 
@@ -124,9 +140,9 @@ def context(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(
         """
         CREATE OR REPLACE TABLE ctx AS
-        SELECT user_id, item_id, rating, "timestamp" FROM review_stats
-        WHERE user_id IN (SELECT DISTINCT user_id FROM q_members)
-           OR item_id IN (SELECT DISTINCT item_id FROM picks)
+        SELECT u, i, rating, "timestamp" FROM review_stats
+        WHERE u IN (SELECT DISTINCT u FROM q_members)
+           OR i IN (SELECT i FROM _items SEMI JOIN picks USING (item_id))
         """
     )
     con.execute("DROP TABLE review_stats")
@@ -136,7 +152,10 @@ def context(con: duckdb.DuckDBPyConnection) -> int:
 def sorted_context() -> str:
     """The context in the order reviews.parquet holds it: a user's reviews are one run,
     oldest first (so a member's history is the first `hist_n` rows of its user's run)."""
-    return 'SELECT user_id, item_id, rating, "timestamp" FROM ctx ORDER BY user_id, "timestamp", item_id'
+    return """
+        SELECT us.user_id, it.item_id, c.rating, c."timestamp"
+        FROM ctx c JOIN _users us USING (u) JOIN _items it USING (i)
+        ORDER BY c.u, c."timestamp", c.i"""
 
 
 def member_runs(user_mean: str) -> str:
@@ -144,13 +163,13 @@ def member_runs(user_mean: str) -> str:
     and `k`, how many of its first rows the member's most common rating is taken over."""
     k = "m.hist_n" if user_mean == "history" else "r.n"
     return f"""
-        WITH per_user AS (SELECT user_id, count(*) AS n FROM ctx GROUP BY user_id),
+        WITH per_user AS (SELECT u, count(*) AS n FROM ctx GROUP BY u),
         runs AS (
-            SELECT user_id, n, (sum(n) OVER (ORDER BY user_id ROWS UNBOUNDED PRECEDING) - n)::BIGINT AS start
+            SELECT u, n, (sum(n) OVER (ORDER BY u ROWS UNBOUNDED PRECEDING) - n)::BIGINT AS start
             FROM per_user
         )
         SELECT m.member_id, r.start, r.n, {k} AS k
-        FROM q_members m JOIN runs r USING (user_id)
+        FROM q_members m JOIN runs r USING (u)
         ORDER BY r.start, m.member_id"""
 
 
@@ -167,7 +186,7 @@ def sorted_questions() -> str:
 def sorted_items() -> str:
     """items.parquet: every item of the context, its metadata when there is some."""
     return """
-        WITH used AS (SELECT DISTINCT item_id FROM ctx),
+        WITH used AS (SELECT item_id FROM _items SEMI JOIN (SELECT DISTINCT i FROM ctx) c USING (i)),
         meta AS (
             SELECT item_id, any_value(title ORDER BY title) AS title,
                    any_value(author ORDER BY author) AS author,
