@@ -82,13 +82,15 @@ def write_benchmark(
 
 
 def _write(con, params: BuildParams, out: Path, inputs, name, progress: Progress, pool: WorkerPool) -> dict[str, Any]:
-    progress("deduplicating reviews", 0, 1)
+    progress("coding users and items", 0, 1)
     n_raw = sql.scalar(con, "SELECT count(*) FROM raw_reviews")
     if n_raw == 0:
         raise InputDataError("the input has no reviews")
-    n_reviews = sql.dedupe(con)
-    progress("user statistics (strictly earlier reviews)", 0, 1)
-    sql.user_stats(con, params)
+    sql.encode(con)
+    ranges = sql.code_ranges(con, "coded", "u", sql.rows_per_sort(con))
+    stage = "deduplicating reviews, user statistics (strictly earlier reviews)"
+    progress(stage, 0, len(ranges))
+    n_reviews = sql.review_stats(con, params, ranges, lambda k: progress(stage, k, len(ranges)))
     progress("candidate raters", 0, 1)
     min_group = min(params.group_size[lv] for lv in params.levels)
     n_cands = sql.create_candidates(con, params, min_group)

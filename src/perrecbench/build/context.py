@@ -97,7 +97,7 @@ class _Modes:
             self._emit(self.ids[:ready], modes)
             self.ids, self.starts = self.ids[ready:], self.starts[ready:]
             self.ends, self.ks = self.ends[ready:], self.ks[ready:]
-        keep_from = int(self.starts[0]) if len(self.starts) else end
+        keep_from = min(int(self.starts[0]), end) if len(self.starts) else end
         self.buf = self.buf[keep_from - self.buf_start:]
         self.buf_start = keep_from
 
@@ -155,13 +155,16 @@ def write_context(con: duckdb.DuckDBPyConnection, out: Path, reviews: str, items
     numpy_modes = sql.scalar(con, "SELECT count(DISTINCT rating) FROM ctx") <= MAX_MODE_VALUES
     rows_cur, members_cur = con.cursor(), con.cursor()
     try:
-        reader = rows_cur.sql(sql.sorted_context()).to_arrow_reader(BATCH_ROWS)
+        ranges = sql.code_ranges(con, "ctx", "u", sql.rows_per_sort(con))
+        schema = rows_cur.sql(sql.sorted_context(0, -1)).to_arrow_reader(BATCH_ROWS).schema
         modes = _Modes(con, sorted_batches(members_cur, sql.member_runs(user_mean))) if numpy_modes else None
-        with ParquetSink(out / reviews, required(reader.schema, REVIEW_COLUMNS), **REVIEW_ENCODING) as sink:
-            for batch in reader:
-                sink.write(batch)
-                if modes is not None and batch.num_rows:
-                    modes.add(numbers(batch.column("rating")))
+        with ParquetSink(out / reviews, required(schema, REVIEW_COLUMNS), **REVIEW_ENCODING) as sink:
+            # user range by user range: each sort fits in memory, the whole is in order
+            for lo, hi in ranges:
+                for batch in sorted_batches(rows_cur, sql.sorted_context(lo, hi)):
+                    sink.write(batch)
+                    if modes is not None:
+                        modes.add(numbers(batch.column("rating")))
         if modes is not None:
             modes.finish()
     finally:

@@ -118,8 +118,14 @@ def search_groups(
     stream = con.cursor()  # the stream needs a cursor of its own while `con` inserts
     chunks: deque[pa.Table] = deque()
 
+    ranges = sql.code_ranges(con, "candidates", "i", sql.rows_per_sort(con))
+
+    def batches():  # item range by item range: each sort fits in memory, the whole is in order
+        for lo, hi in ranges:
+            yield from sorted_batches(stream, sql.sorted_candidates(lo, hi))
+
     def tasks():
-        for chunk in whole_runs(sorted_batches(stream, sql.sorted_candidates()), "item_id", CHUNK_ROWS):
+        for chunk in whole_runs(batches(), "item_id", CHUNK_ROWS):
             chunks.append(chunk)
             yield to_ipc(chunk.select(["item_id", "timestamp", "relative_rating"]))
 

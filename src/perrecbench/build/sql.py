@@ -9,9 +9,15 @@ order matters says ORDER BY (insertion order is not preserved).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 
+from .memory import parse_size
 from .params import BuildParams
+
+BYTES_PER_SORTED_ROW = 150  # DuckDB memory one row takes in our sorts and windows (measured)
+MIN_ROWS_PER_SORT = 250_000
 
 
 def scalar(con: duckdb.DuckDBPyConnection, query: str):
@@ -20,14 +26,14 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str):
     return con.execute(query).fetchall()[0][0]
 
 
-def dedupe(con: duckdb.DuckDBPyConnection) -> int:
-    """`reviews(u, i, rating, timestamp)`: one review per (user, item), the earliest (then the
-    lowest rating, for determinism), with users and items as integer codes.
+def encode(con: duckdb.DuckDBPyConnection) -> int:
+    """`coded(u, i, rating, timestamp)`: the raw reviews with users and items as integer
+    codes; returns their number. `raw_reviews` is dropped: the builder consumes it.
 
     Why codes: every later sort and window then moves 24-byte rows of integers, not
     strings (a Books user id is 28 characters), so far less spills at a given memory
     limit. The codes follow the ids' own order (`_users`, `_items`), so ordering by
-    code is ordering by id. `raw_reviews` is dropped: the builder consumes it.
+    code is ordering by id, and a range of codes is a range of ids.
     """
     for table, col, code in (("_users", "user_id", "u"), ("_items", "item_id", "i")):
         con.execute(
@@ -37,42 +43,75 @@ def dedupe(con: duckdb.DuckDBPyConnection) -> int:
         )
     con.execute(
         """
-        CREATE OR REPLACE TABLE reviews AS
+        CREATE OR REPLACE TABLE coded AS
         SELECT u.u, i.i, r.rating, r."timestamp"
         FROM raw_reviews r JOIN _users u USING (user_id) JOIN _items i USING (item_id)
         WHERE r.rating IS NOT NULL AND r."timestamp" IS NOT NULL
-        QUALIFY row_number() OVER (PARTITION BY u.u, i.i ORDER BY r."timestamp", r.rating) = 1
         """
     )
     con.execute("DROP TABLE raw_reviews")
-    return scalar(con, "SELECT count(*) FROM reviews")
+    return scalar(con, "SELECT count(*) FROM coded")
 
 
-def user_stats(con: duckdb.DuckDBPyConnection, params: BuildParams) -> None:
-    """Per review: how many of the user's reviews came strictly earlier, and the user average.
+def rows_per_sort(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows one sort or window may take so that it runs in DuckDB's memory, not on disk."""
+    limit = parse_size(str(scalar(con, "SELECT current_setting('memory_limit')")))
+    return max(MIN_ROWS_PER_SORT, limit // BYTES_PER_SORTED_ROW)
+
+
+def code_ranges(con: duckdb.DuckDBPyConnection, table: str, code: str, max_rows: int) -> list[tuple[int, int]]:
+    """Consecutive (first, last) ranges of `code` in `table`, about `max_rows` rows each
+    (one code's rows are never split), in code order.
+
+    Why: a sort or window over rows that outgrow DuckDB's memory spills, and its cost
+    per row grows with the input. Cut by code range, each part sorts in memory; the
+    parts, in order, are the whole result in order when the code leads the ORDER BY
+    (or is the window's PARTITION BY). So cost grows with the input, not faster.
+    """
+    rows = con.execute(
+        f"""WITH c AS (SELECT {code} AS k, count(*) AS n FROM {table} GROUP BY 1),
+            s AS (SELECT k, n, sum(n) OVER (ORDER BY k ROWS UNBOUNDED PRECEDING) - n AS before FROM c)
+            SELECT min(k), max(k) FROM s GROUP BY (before // {int(max_rows)})::BIGINT ORDER BY 1"""
+    ).fetchall()
+    return [(int(lo), int(hi)) for lo, hi in rows] or [(0, 0)]
+
+
+def review_stats(con: duckdb.DuckDBPyConnection, params: BuildParams, ranges: list[tuple[int, int]],
+                 done: Callable[[int], None] = lambda k: None) -> int:
+    """`review_stats(u, i, rating, timestamp, hist_n, avg_rating)`: one review per (user,
+    item), the earliest (then the lowest rating, for determinism), with how many of the
+    user's reviews came strictly earlier and the user average; returns its row count.
 
     The RANGE frame `... AND 1 PRECEDING` on integer milliseconds means "strictly
-    earlier": reviews at the very same timestamp are neither history nor future.
+    earlier": reviews at the very same timestamp are neither history nor future. Both
+    windows are per user, so they run one range of users at a time (`code_ranges`).
     """
     if params.user_mean == "history":
         avg = "hist_sum / nullif(hist_n, 0)"
     else:  # the release's definition: every stored review of the user, later ones too
         avg = "avg(rating) OVER (PARTITION BY u)"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE review_stats AS
-        SELECT u, i, rating, "timestamp", hist_n, {avg} AS avg_rating
-        FROM (
-            SELECT u, i, rating, "timestamp",
-                   count(*) OVER w AS hist_n,
-                   sum(rating) OVER w AS hist_sum
-            FROM reviews
-            WINDOW w AS (PARTITION BY u ORDER BY "timestamp"
-                         RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    con.execute("""CREATE OR REPLACE TABLE review_stats (u INTEGER, i INTEGER, rating DOUBLE,
+                   "timestamp" BIGINT, hist_n BIGINT, avg_rating DOUBLE)""")
+    for k, (lo, hi) in enumerate(ranges):
+        con.execute(
+            f"""
+            INSERT INTO review_stats
+            WITH first AS (
+                SELECT u, i, rating, "timestamp" FROM coded WHERE u BETWEEN {lo} AND {hi}
+                QUALIFY row_number() OVER (PARTITION BY u, i ORDER BY "timestamp", rating) = 1
+            )
+            SELECT u, i, rating, "timestamp", hist_n, {avg} AS avg_rating
+            FROM (
+                SELECT u, i, rating, "timestamp", count(*) OVER w AS hist_n, sum(rating) OVER w AS hist_sum
+                FROM first
+                WINDOW w AS (PARTITION BY u ORDER BY "timestamp"
+                             RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+            )
+            """
         )
-        """
-    )
-    con.execute("DROP TABLE reviews")  # review_stats has every column: halve what sorts must share
+        done(k + 1)
+    con.execute("DROP TABLE coded")
+    return scalar(con, "SELECT count(*) FROM review_stats")
 
 
 # what the candidate stream carries, in the order of the `members` table's last columns
@@ -99,12 +138,14 @@ def create_candidates(con: duckdb.DuckDBPyConnection, params: BuildParams, min_g
     return scalar(con, "SELECT count(*) FROM candidates")
 
 
-def sorted_candidates() -> str:
-    """Candidates by item then time (then user: one review per user and item, so a total order)."""
-    return """
+def sorted_candidates(lo: int, hi: int) -> str:
+    """Candidates of items `lo`..`hi` by item then time (then user: one review per user and
+    item, so a total order)."""
+    return f"""
         SELECT it.item_id, us.user_id, c."timestamp", c.rating, c.avg_rating, c.hist_n,
                c.relative_rating, c.u
         FROM candidates c JOIN _items it USING (i) JOIN _users us USING (u)
+        WHERE c.i BETWEEN {lo} AND {hi}
         ORDER BY c.i, c."timestamp", c.u"""
 
 
@@ -149,12 +190,14 @@ def context(con: duckdb.DuckDBPyConnection) -> int:
     return scalar(con, "SELECT count(*) FROM ctx")
 
 
-def sorted_context() -> str:
-    """The context in the order reviews.parquet holds it: a user's reviews are one run,
-    oldest first (so a member's history is the first `hist_n` rows of its user's run)."""
-    return """
+def sorted_context(lo: int, hi: int) -> str:
+    """The context of users `lo`..`hi` in the order reviews.parquet holds it: a user's
+    reviews are one run, oldest first (so a member's history is the first `hist_n` rows
+    of its user's run)."""
+    return f"""
         SELECT us.user_id, it.item_id, c.rating, c."timestamp"
         FROM ctx c JOIN _users us USING (u) JOIN _items it USING (i)
+        WHERE c.u BETWEEN {lo} AND {hi}
         ORDER BY c.u, c."timestamp", c.i"""
 
 
