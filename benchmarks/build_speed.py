@@ -162,6 +162,7 @@ class Measured:
     tree_pss: float  # GB, peak of the sampled sum of PSS over the process tree
     tree_rss: float  # GB, peak of the sampled sum of RSS (counts shared pages once per process)
     spill: float  # GB, peak of the spill folder
+    cpu: float  # s, user + system of the process tree (DuckDB's threads and the workers)
     code: int
     err: str
 
@@ -195,7 +196,7 @@ def measure(cmd: list[str], spill_dir: Path | None = None, every: float = 0.2) -
     if code != 0:
         print(err[-3000:], file=sys.stderr)
     return Measured(wall, usage.ru_maxrss * 1024 / 1e9, peaks["pss"] * 1024 / 1e9,
-                    peaks["rss"] * 1024 / 1e9, peaks["spill"] / 1e9, code, err)
+                    peaks["rss"] * 1024 / 1e9, peaks["spill"] / 1e9, usage.ru_utime + usage.ru_stime, code, err)
 
 
 def build_cmd(reviews: list[Path], metas: list[Path], out: Path, memory_limit: str, *extra: str) -> list[str]:
@@ -297,12 +298,14 @@ def scale(work: Path, memory_limit: str, keep: bool, sizes: list[str]) -> None:
         out = work / key / "bench"
         m = build_ours([r for r, _ in made], [mm for _, mm in made], out, memory_limit)
         ratio = f"{m.wall / prev[0]:.2f}x" if prev else ""
+        cpu_ratio = f"{m.cpu / prev[2]:.2f}x" if prev else ""
         rows_ratio = f"{n_rows / prev[1]:.1f}x" if prev else ""
         status = "" if m.code == 0 else f" FAILED ({m.code})"
-        print(f"| {label} | {size:.2f} | {memory_limit} | {m.wall:.1f}{status} | {_gb(m.max_rss)} | "
-              f"{_gb(m.tree_pss)} | {_gb(m.tree_rss)} | {_gb(m.spill)} | {ratio} | {rows_ratio} |", flush=True)
+        print(f"| {label} | {size:.2f} | {memory_limit} | {m.wall:.1f}{status} | {m.cpu:.0f} | {_gb(m.max_rss)} | "
+              f"{_gb(m.tree_pss)} | {_gb(m.tree_rss)} | {_gb(m.spill)} | {ratio} | {cpu_ratio} | {rows_ratio} |",
+              flush=True)
         rows.append((label, m))
-        prev = (m.wall, n_rows) if key != "4x5M" else prev
+        prev = (m.wall, n_rows, m.cpu) if key != "4x5M" else prev
         shutil.rmtree(out, ignore_errors=True)
         if not keep:
             shutil.rmtree(work / key, ignore_errors=True)
@@ -334,13 +337,14 @@ def main() -> None:
         breakdown([reviews], [meta], ours_out, args.memory_limit)
         return
     ours = build_ours([reviews], [meta], ours_out, args.memory_limit)
-    print(f"perrecbench build : {ours.wall:8.1f} s  max RSS {ours.max_rss:5.2f} GB  tree PSS "
-          f"{ours.tree_pss:5.2f} GB  spill {ours.spill:5.2f} GB  (exit {ours.code})")
+    print(f"perrecbench build : {ours.wall:8.1f} s  CPU {ours.cpu:6.1f} s  max RSS {ours.max_rss:5.2f} GB  "
+          f"tree PSS {ours.tree_pss:5.2f} GB  spill {ours.spill:5.2f} GB  (exit {ours.code})")
     if args.skip_reference:
         return
     shutil.rmtree(ref_out, ignore_errors=True)
     ref = measure([sys.executable, str(HERE / "reference_build.py"), str(reviews), str(ref_out)])
-    print(f"pure-Python ref   : {ref.wall:8.1f} s  max RSS {ref.max_rss:5.2f} GB  (exit {ref.code})")
+    print(f"pure-Python ref   : {ref.wall:8.1f} s  CPU {ref.cpu:6.1f} s  max RSS {ref.max_rss:5.2f} GB  "
+          f"(exit {ref.code})")
     print(f"speed-up {ref.wall / ours.wall:.1f}x   memory ratio {ref.max_rss / ours.tree_pss:.2f}x")
     same = all(
         (ours_out / f"test-{lv}.jsonl").read_bytes() == (ref_out / f"test-{lv}.jsonl").read_bytes()

@@ -43,11 +43,15 @@ def roomy(data, tmp_path_factory):
 
 
 # 8MB: DuckDB gets its floor and the load itself spills (before: out of memory);
-# 100MB: the load spills (before: "Cannot switch temporary directory" in the builder)
-@pytest.mark.parametrize("limit", ["8MB", "100MB"])
-def test_a_build_that_spills_writes_the_same_bytes(data, roomy, limit, tmp_path, monkeypatch, capsys):
+# 100MB: the load spills (before: "Cannot switch temporary directory" in the builder),
+# here into a spill folder of the user's choosing
+@pytest.mark.parametrize(("limit", "own_temp_dir"), [("8MB", False), ("100MB", True)])
+def test_a_build_that_spills_writes_the_same_bytes(data, roomy, limit, own_temp_dir, tmp_path, monkeypatch,
+                                                   capsys):
     out = tmp_path / "small" / "bench"
-    monkeypatch.setattr(sys, "argv", _argv(*data, out, "--memory-limit", limit))
+    spill = tmp_path / "spill"
+    extra = ["--temp-dir", str(spill)] if own_temp_dir else []
+    monkeypatch.setattr(sys, "argv", _argv(*data, out, "--memory-limit", limit, *extra))
     try:
         main()
     except SystemExit as exc:
@@ -58,3 +62,5 @@ def test_a_build_that_spills_writes_the_same_bytes(data, roomy, limit, tmp_path,
     assert "reviews.parquet" in small and "test-hard.jsonl" in small
     assert small == roomy  # every file, Parquet and manifest included
     assert sorted(p.name for p in out.parent.iterdir()) == ["bench"]  # no staging or spill folder left
+    if own_temp_dir:
+        assert spill.is_dir() and not any(spill.iterdir())
