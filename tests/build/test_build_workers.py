@@ -31,7 +31,7 @@ def test_build_identical_for_any_worker_count(tmp_path, monkeypatch):
         manifest = builder.build_benchmark(con, params, out, workers=workers)
         digests.append(_digests(out))
         con.close()
-    assert manifest["counts"]["questions"]["train"]["easy"] > 50
+    assert manifest.counts.questions["train"]["easy"] > 50
     assert digests[0] == digests[1] == digests[2]
 
 

@@ -60,7 +60,11 @@ def build(
     max_train: int | None = typer.Option(None, help="cap on train items per level"),
     user_mean: str = typer.Option("history", help="history (leak-free) or all (as released)"),
     levels: str = typer.Option("easy,medium,hard", help="levels to build"),
-    memory_limit: str = typer.Option("2GB", help="DuckDB memory limit (spills beyond it)"),
+    memory_limit: str = typer.Option(
+        "2GB", help="memory bound for the whole build (DuckDB gets most of it and spills beyond)"),
+    temp_dir: Path | None = typer.Option(
+        None, "--temp-dir", help="where DuckDB spills (default: inside OUT.building, removed after)"),
+    workers: int | None = typer.Option(None, help="processes for the Python stages (default: cores, at most 4)"),
     option: list[str] = typer.Option([], "--option", help="source option key=value (repeatable)"),
     hub_category: list[str] = typer.Option(
         [], "--hub-category", help="amazon2023: download this category from the Hugging Face hub"),
@@ -68,7 +72,9 @@ def build(
 ) -> None:
     """Build a benchmark (SPEC 2.3) from real or synthetic reviews."""
     from .. import LEVELS
+    from ..build.memory import human
     from ..build.params import BuildParams
+    from ..build.pipeline import build_from_source
 
     if source not in SOURCES:
         raise ConfigError(f"unknown --source {source!r}; choose from {', '.join(SOURCES)}")
@@ -90,63 +96,26 @@ def build(
         n_items=n_items, n_heldout=n_heldout, max_train=max_train, user_mean=user_mean,
         levels=level_list,
     )
-    manifest = build_from_source(
-        source, list(input), list(meta), out, params, _options(option), list(hub_category),
-        memory_limit=memory_limit, show_progress=progress,
-    )
+    with stage_progress(progress) as cb:
+        result = build_from_source(
+            source, list(input), list(meta), out, params, _options(option), list(hub_category),
+            memory_limit=memory_limit, temp_dir=temp_dir, workers=workers, progress=cb,
+            on_loaded=lambda report: console.print(report.summary()),
+        )
     elapsed = time.monotonic() - start
-    counts = manifest["counts"]["questions"]
+    counts = result.manifest.counts.questions
     summary = ", ".join(
         f"{split}: " + "/".join(str(counts[split].get(lv, 0)) for lv in level_list)
         for split in ("test", "heldout", "train")
     )
     console.print(f"[green]built[/green] {out} in {elapsed:.1f}s — questions per level ({'/'.join(level_list)}): {summary}")
+    if result.spilled_bytes:
+        console.print(f"DuckDB spilled up to {human(result.spilled_bytes)} to disk "
+                      f"(its share of --memory-limit {memory_limit}: {human(result.duckdb_memory_limit or 0)})")
     short = [lv for lv in level_list if counts["test"].get(lv, 0) < n_items]
     if short:
         console.print(f"[yellow]warning[/yellow]: fewer than {n_items} test items for {', '.join(short)}; "
                       "the data is too sparse for these thresholds (see manifest.json counts)")
-
-
-def build_from_source(
-    source: str,
-    inputs: list[Path],
-    meta: list[Path],
-    out: Path,
-    params,
-    options: dict[str, object],
-    hub_categories: list[str] | None = None,
-    memory_limit: str | None = "2GB",
-    show_progress: bool = True,
-) -> dict:
-    """Load a source into DuckDB and build; shared by `build` and `demo`."""
-    import duckdb
-
-    from ..build.builder import build_benchmark
-    from ..data.sources import load_source
-
-    if source == "amazon2023" and hub_categories:
-        from ..data.hub import download_amazon
-
-        cache = Path(str(options.get("hub_cache", out.parent / "hub-cache")))
-        for cat in hub_categories:
-            inputs.append(download_amazon(cat, cache, kind="review"))
-            meta.append(download_amazon(cat, cache, kind="meta"))
-    if source != "synthetic" and not inputs:
-        raise ConfigError(f"--source {source} needs --input")
-    if source != "synthetic" and memory_limit:
-        options = {"memory_limit": memory_limit, **options}  # loading obeys the same bound
-    con = duckdb.connect()
-    try:
-        with stage_progress(show_progress) as cb:
-            cb(f"reading {source} data", 0, 1)
-            report = load_source(con, source, inputs, meta or None, options)
-            console.print(report.summary())
-            return build_benchmark(
-                con, params, out, inputs={"source": source, **report.to_dict()},
-                name=out.name, progress=cb, memory_limit=memory_limit,
-            )
-    finally:
-        con.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ def demo(
     """Generate synthetic reviews, build easy/medium/hard, run the baselines, score, print the leaderboard."""
     from ..bench import Benchmark
     from ..build.params import BuildParams
+    from ..build.pipeline import build_from_source
     from ..errors import ConfigError
     from ..models.registry import create_model
     from ..report import leaderboard as lb
@@ -30,7 +31,6 @@ def demo(
     from ..run.runner import run
     from ..score.runs import load_runs
     from ..score.scoring import score_runs
-    from .build_cmd import build_from_source
 
     render = {"table": lb.render_table, "markdown": lb.to_markdown, "csv": lb.to_csv}.get(fmt)
     if render is None:  # checked before a minute of work, not after
@@ -39,7 +39,7 @@ def demo(
     bench_dir = out / "bench"
     params = BuildParams(seed=seed)
     console.print(f"[bold]1/3[/bold] generating synthetic reviews and building {bench_dir} …")
-    build_from_source("synthetic", [], [], bench_dir, params, {"seed": seed}, show_progress=False)
+    build_from_source("synthetic", [], [], bench_dir, params, {"seed": seed})
     bench = Benchmark(bench_dir)
     counts = bench.manifest.counts.questions.get("test", {})
     console.print(f"    test questions: {counts} ({time.monotonic() - start:.1f}s)")

@@ -18,9 +18,8 @@ from typing import Any
 import duckdb
 
 from ..errors import InputDataError
-from .duck import bulk_load
 from .files import Checksums, data_format, require_files
-from .jsonl import json_line_rows
+from .jsonl import json_line_rows, parsed
 from .report import ITEMS, REVIEWS, LoadReport
 from .stage import (
     ITEM_COLUMNS,
@@ -49,8 +48,8 @@ STAGED_ITEMS = "_perrecbench_items"
 def _reviews(lines: str) -> str:
     paths = "[" + ", ".join(f"'$.{k}'" for k in REVIEW_KEYS) + "]"
     return f"""
-    SELECT *, v[1] AS _u, coalesce(nullif(v[2], ''), v[3]) AS _i, v[4] AS _r, v[5] AS _t
-    FROM (SELECT *, CASE WHEN _ok THEN json_extract_string(line, {paths}) END AS v FROM ({lines}))"""
+    SELECT *, v IS NOT NULL AS _ok, v[1] AS _u, coalesce(nullif(v[2], ''), v[3]) AS _i, v[4] AS _r, v[5] AS _t
+    FROM (SELECT *, {parsed(f"json_extract_string(line, {paths})")} AS v FROM ({lines}))"""
 
 
 def _meta(lines: str) -> str:
@@ -63,7 +62,7 @@ def _meta(lines: str) -> str:
                  WHEN 'VARCHAR' THEN CASE WHEN json_valid(j[6] ->> '$') THEN (j[6] ->> '$')::JSON END
                  END"""
     return f"""
-    SELECT *,
+    SELECT *, j IS NOT NULL AS _ok,
       coalesce(nullif(j[1] ->> '$', ''), j[2] ->> '$') AS _i,
       j[3] ->> '$' AS _title,
       j[4] ->> '$' AS _category,
@@ -75,7 +74,7 @@ def _meta(lines: str) -> str:
       CASE json_type(j[7]) WHEN 'ARRAY' THEN array_to_string(from_json(j[7], '["VARCHAR"]'), ' ')
                            WHEN 'VARCHAR' THEN j[7] ->> '$' END AS _description
     FROM (SELECT *, {details} AS _details
-          FROM (SELECT *, CASE WHEN _ok THEN json_extract(line, {paths}) END AS j FROM ({lines})))"""
+          FROM (SELECT *, {parsed(f"json_extract(line, {paths})")} AS j FROM ({lines})))"""
 
 
 def split_inputs(inputs: list[Path], meta: list[Path] | None) -> tuple[list[Path], list[Path]]:
@@ -122,7 +121,7 @@ def load_amazon(
     reviews, metas = split_inputs(inputs, meta)
     report = LoadReport(source="amazon2023", options={k: v for k, v in own.items() if v is not None})
     lo, hi = RATING_RANGE
-    with bulk_load(con, load.memory_limit, load.temp_dir), Checksums(reviews + metas, load.checksum) as sums:
+    with Checksums(reviews + metas, load.checksum) as sums:
         stage(
             con, "raw_reviews", REVIEW_COLUMNS, _sources(con, reviews, REVIEW_KEYS, _reviews),
             lambda src: review_checks(src.rows, lo, hi, ms_from("_t", "ms"), NAMES),

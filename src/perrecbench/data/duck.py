@@ -1,4 +1,4 @@
-"""Small DuckDB helpers shared by the readers: quoting, bulk-load settings, error translation.
+"""Small DuckDB helpers shared by the readers: the configured connection, quoting, error translation.
 
 Why: readers run plain SQL over the user's files; a DuckDB exception about a bad byte
 in line 12,345,678 must reach the user as an InputDataError naming the file.
@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -63,30 +64,47 @@ def describe_error(path: Path, message: str) -> str:
     return f"{where}: cannot read: {what}"
 
 
-@contextmanager
-def bulk_load(
-    con: duckdb.DuckDBPyConnection, memory_limit: str | None = None, temp_dir: str | None = None
-) -> Iterator[None]:
-    """Settings for a big load: no insertion-order bookkeeping, optional memory cap and spill dir.
+def one_row(con: duckdb.DuckDBPyConnection, query: str) -> tuple[Any, ...]:
+    """The row of a query that always returns exactly one (an aggregate)."""
+    row = con.execute(query).fetchone()
+    if row is None:  # not for an aggregate; a bug if it happens
+        raise RuntimeError(f"internal error: no row from: {' '.join(query.split())[:120]}")
+    return row
 
-    Times without an offset are read as UTC. The caller's values come back afterwards,
-    except `temp_directory`, which DuckDB may still be using for spilled table data.
+
+def connect(memory_limit: int | None = None, temp_dir: Path | None = None,
+            threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection whose settings are fixed here, once, before its first query.
+
+    Why: DuckDB refuses to move its temporary directory once something spilled
+    there, and settings changed between statements are easy to leave changed; so
+    no reader or builder SETs anything later. Insertion order is not preserved
+    (big loads and sorts need less memory; every query whose order matters says
+    ORDER BY), times without an offset are read as UTC, and query progress is
+    tracked (for the progress display) but never printed by DuckDB itself.
+    `memory_limit` is in bytes; None keeps DuckDB's defaults.
     """
-    old = con.execute(
-        "SELECT current_setting('preserve_insertion_order'), current_setting('memory_limit'),"
-        " current_setting('TimeZone')"
-    ).fetchone()
-    try:
-        con.execute("SET preserve_insertion_order = false")
-        con.execute("SET TimeZone = 'UTC'")
-        if memory_limit:
-            con.execute(f"SET memory_limit = {lit(memory_limit)}")
-        if temp_dir:
-            Path(temp_dir).mkdir(parents=True, exist_ok=True)
-            con.execute(f"SET temp_directory = {lit(temp_dir)}")
-        yield
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if old[0] else 'false'}")
-        con.execute(f"SET TimeZone = {lit(old[2])}")
-        if memory_limit:
-            con.execute(f"SET memory_limit = {lit(old[1])}")
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "preserve_insertion_order": False,
+    }
+    if memory_limit:
+        config["memory_limit"] = f"{int(memory_limit)}B"
+    if temp_dir is not None:
+        Path(temp_dir).mkdir(parents=True, exist_ok=True)
+        config["temp_directory"] = str(temp_dir)
+    if threads:
+        config["threads"] = int(threads)
+    con = duckdb.connect(config=config)
+    # session settings, not connect() options (TimeZone needs ICU loaded first)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    return con
+
+
+def reads_times_as_utc(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the session reads times without an offset as UTC (what `connect` sets)."""
+    probes = ("1970-01-01 00:00:00", "2020-01-15 12:00:00", "2020-07-15 12:00:00")
+    row = one_row(con, "SELECT " + ", ".join(
+        f"epoch_ms(TIMESTAMPTZ {lit(p)}) = epoch_ms(TIMESTAMP {lit(p)})" for p in probes))
+    return all(row)

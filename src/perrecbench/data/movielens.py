@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from ..errors import InputDataError
-from .duck import bulk_load, ident, lit
+from .duck import ident, lit
 from .encoding import UTF8_OR_LATIN1
 from .files import Checksums, require_files
 from .report import LoadReport
@@ -142,7 +142,7 @@ def load_movielens(
     report = LoadReport(source="movielens", options={"layout": flavor.ratings})
     files = [ratings] + ([items] if items else [])
     names = FieldNames(flavor.user, flavor.item, flavor.rating, flavor.time)
-    with bulk_load(con, load.memory_limit, load.temp_dir), Checksums(files, load.checksum) as sums:
+    with Checksums(files, load.checksum) as sums:
         t = open_table(con, ratings, flavor.ratings_layout)
         select = review_select(t, flavor.user, flavor.item, flavor.rating, flavor.time)
         stage_reviews(con, [t], [select], ["s"], RATING_RANGE, names, report, sums, load.max_bad_lines)

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from ..errors import ConfigError, InputDataError
-from .duck import ident, input_errors, lit
+from .duck import ident, input_errors, lit, one_row
 from .files import Checksums
 from .report import ITEMS, REASONS, FileStats, LoadReport
 
@@ -162,8 +162,9 @@ def stage(
     for f, reason, n in con.execute(f"SELECT _file, _reason, count(*) FROM {table} GROUP BY ALL").fetchall():
         per_file.setdefault(f, {})[reason] = n
     for i, src in enumerate(sources):
-        counts = per_file.get(i, {})
-        kept = counts.pop(None, 0)
+        found = per_file.get(i, {})
+        kept = found.pop(None, 0)
+        counts = {str(reason): n for reason, n in found.items()}  # the None key (kept) is gone
         stats = FileStats(
             path=str(src.path), role=role, sha256=checksums.get(src.path),
             size_bytes=src.path.stat().st_size, rows_read=kept + sum(counts.values()),
@@ -193,17 +194,12 @@ def first_bad(
     """
     if limit <= 0:
         return []
-    old = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    con.execute("SET preserve_insertion_order = true")
-    try:
-        with input_errors(src.path):
-            rows = con.execute(
-                f"SELECT _ln, _detail FROM (SELECT row_number() OVER () + {int(src.ln_offset)} AS _ln, "
-                f"_reason, _detail FROM ({checks(src)})) "
-                f"WHERE _reason IS NOT NULL LIMIT {int(limit)}"
-            ).fetchall()
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
+    with input_errors(src.path):
+        rows = con.execute(
+            f"SELECT _ln, _detail FROM (SELECT row_number() OVER () + {int(src.ln_offset)} AS _ln, "
+            f"_reason, _detail FROM ({checks(src)})) "
+            f"WHERE _reason IS NOT NULL LIMIT {int(limit)}"
+        ).fetchall()
     return [f"{src.where(ln)}: {detail}" for ln, detail in sorted(rows)]
 
 
@@ -238,7 +234,7 @@ def finish_items(con: duckdb.DuckDBPyConnection, staged: str, report: LoadReport
             FROM (SELECT DISTINCT ON (item_id) * FROM {staged}
                   ORDER BY item_id, title IS NULL, title, author, category, description)""")
     con.execute(f"DROP TABLE {staged}")
-    n = con.execute("SELECT count(*), count(title) FROM raw_items").fetchone()
+    n = one_row(con, "SELECT count(*), count(title) FROM raw_items")
     dupes = report.items_kept - n[0]
     if dupes:
         report.counts["duplicate_item_rows"] = dupes
@@ -266,10 +262,8 @@ def _unescape_function(con: duckdb.DuckDBPyConnection) -> Iterator[str]:
 
 
 def reviewed_items_without_meta(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute(
-        "SELECT count(*) FROM (SELECT DISTINCT item_id FROM raw_reviews) r "
-        "ANTI JOIN raw_items m USING (item_id)"
-    ).fetchone()[0]
+    return int(one_row(con, "SELECT count(*) FROM (SELECT DISTINCT item_id FROM raw_reviews) r "
+                            "ANTI JOIN raw_items m USING (item_id)")[0])
 
 
 
@@ -279,8 +273,6 @@ class LoadOptions:
 
     checksum: bool = True  # sha256 of every input file (streamed, in the background)
     max_bad_lines: int = 5  # examples of skipped rows per file
-    memory_limit: str | None = None  # DuckDB memory cap during the load, e.g. "4GB"
-    temp_dir: str | None = None  # where DuckDB spills beyond the cap
 
     @classmethod
     def split(
@@ -292,7 +284,10 @@ class LoadOptions:
         unknown = sorted(set(options) - set(own))
         if unknown:
             allowed = sorted(set(own) | set(cls.__dataclass_fields__))
-            raise ConfigError(f"unknown option(s) {unknown}; this source takes {allowed}")
+            moved = [k for k in unknown if k in ("memory_limit", "temp_dir")]
+            hint = (f" ({', '.join(moved)}: set for the whole build with --memory-limit / --temp-dir)"
+                    if moved else "")
+            raise ConfigError(f"unknown option(s) {unknown}; this source takes {allowed}{hint}")
         try:
             load = cls(**common)
             if not isinstance(load.max_bad_lines, int) or load.max_bad_lines < 0:
@@ -304,7 +299,7 @@ class LoadOptions:
 
 def time_scale_note(con: duckdb.DuckDBPyConnection, report: LoadReport, unit: str) -> None:
     """Warn when kept timestamps look like the wrong unit (seconds read as ms or back)."""
-    lo, hi = con.execute('SELECT min("timestamp"), max("timestamp") FROM raw_reviews').fetchone()
+    lo, hi = one_row(con, 'SELECT min("timestamp"), max("timestamp") FROM raw_reviews')
     if hi is None:
         return
     if hi < 100_000_000_000 and unit != "s":

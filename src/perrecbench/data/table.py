@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from ..errors import ConfigError, InputDataError
-from .duck import bulk_load, ident, input_errors, lit, schema_of
+from .duck import ident, input_errors, lit, reads_times_as_utc, schema_of
 from .encoding import readable
 from .files import Checksums, data_format, require_files
 from .report import ITEMS, REVIEWS, LoadReport
@@ -207,11 +207,14 @@ def load_table(
     )
     report = LoadReport(source="table", options={k: v for k, v in o.items() if v is not None})
     names = FieldNames(o["user_col"], o["item_col"], o["rating_col"], o["time_col"])
-    with bulk_load(con, load.memory_limit, load.temp_dir), Checksums(files + metas, load.checksum) as sums:
+    with Checksums(files + metas, load.checksum) as sums:
         tables = [open_table(con, f, layout) for f in files]
         select = [review_select(t, o["user_col"], o["item_col"], o["rating_col"], o["time_col"])
                   for t in tables]
         units = [_time_unit(t, o["time_col"], o["time_unit"]) for t in tables]
+        if "iso" in units and not reads_times_as_utc(con):
+            raise ConfigError("this DuckDB connection reads times without an offset in a local time zone; "
+                              "use perrecbench.data.duck.connect() (or SET TimeZone = 'UTC' first)")
         stage_reviews(con, tables, select, units, (lo, hi), names, report, sums, load.max_bad_lines)
         time_scale_note(con, report, o["time_unit"])
         if metas:

@@ -1,5 +1,7 @@
-"""Progress on the terminal for long work: stage bars (build) and the run bar (ETA and
-live request, token and cost figures); plain lines when stderr is not a terminal."""
+"""Progress on the terminal for long work: stage bars with an ETA (build) and the run bar
+(ETA and live request, token and cost figures); plain lines when stderr is not a terminal
+(logs, CI, `--no-progress`): one when a stage starts and, for long stages, one every
+`PLAIN_EVERY_S` seconds with the share done and the time left."""
 
 from __future__ import annotations
 
@@ -22,22 +24,49 @@ from rich.progress import (
 console = Console(stderr=True)
 
 
+PLAIN_EVERY_S = 15.0
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+class PlainProgress:
+    """`(stage, done, total)` -> plain lines: the stage when it starts, then now and then
+    `stage: 42% (about 0:01:10 left)`, so a multi-hour build in a log still says where it is."""
+
+    def __init__(self, every_s: float = PLAIN_EVERY_S, clock: Callable[[], float] = time.monotonic,
+                 show_updates: bool = True):
+        self.every_s, self.clock, self.show_updates = every_s, clock, show_updates
+        self.stage: str | None = None
+        self.started = self.last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = self.clock()
+        if stage != self.stage:
+            console.print(f"[dim]… {stage}[/dim]")
+            self.stage, self.started, self.last = stage, now, now
+            return
+        if not self.show_updates or total <= 1 or now - self.last < self.every_s:
+            return
+        frac = min(1.0, max(0.0, done / total))
+        left = f" (about {_clock((now - self.started) * (1 - frac) / frac)} left)" if frac > 0.01 else ""
+        console.print(f"[dim]… {stage}: {frac:.0%}{left}[/dim]")
+        self.last = now
+
+
 @contextmanager
 def stage_progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
-    """Yields a callback `(stage, done, total)` that drives one bar per stage."""
+    """Yields a callback `(stage, done, total)` that drives one bar per stage, with an ETA."""
     if not enabled or not sys.stderr.isatty():
-        last: dict[str, str | None] = {"stage": None}
-
-        def plain(stage: str, done: int, total: int) -> None:
-            if stage != last["stage"]:
-                console.print(f"[dim]… {stage}[/dim]")
-                last["stage"] = stage
-
-        yield plain
+        yield PlainProgress(show_updates=enabled)
         return
+    from rich.progress import TaskProgressColumn, TimeRemainingColumn
+
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
+        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+        TextColumn("left"), TimeRemainingColumn(), console=console, transient=False,
     ) as progress:
         tasks: dict[str, TaskID] = {}
 

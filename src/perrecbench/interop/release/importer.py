@@ -14,7 +14,6 @@ timestamps gets interleaved histories, so prefer importing such categories one b
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ... import LEVELS, __version__
-from ...bench import ITEMS, MANIFEST, REVIEWS, questions_file, write_manifest, write_questions
+from ...bench import ITEMS, REVIEWS, questions_file, write_manifest, write_questions
+from ...build.staging import check_target, staged_directory
 from ...data.files import sha256_file
-from ...errors import ConfigError, InputDataError
+from ...errors import InputDataError
 from ...types import Member, Question
 from .layout import (
     GROUP_FILE,
@@ -195,17 +195,6 @@ def _description(item: dict[str, Any]) -> str | None:
     return str(d) if d else None
 
 
-def _prepare_out(out_dir: Path) -> Path:
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists():
-        raise ConfigError(
-            f"{out_dir} exists and is not a benchmark directory; choose another --out"
-        )
-    tmp = out_dir.with_name(out_dir.name + ".importing")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "profiles").mkdir(parents=True)
-    return tmp
-
-
 def import_release(
     data_dir: Path | str, out_dir: Path | str, categories: Iterable[str] | None = None
 ) -> ReleaseImportReport:
@@ -215,6 +204,7 @@ def import_release(
 
     folders = find_release_folders(data_dir, categories)
     out_dir = Path(out_dir)
+    check_target(out_dir)  # before minutes of parsing, not after
     report = ReleaseImportReport(out_dir, list(folders))
     questions: dict[tuple[str, str], dict[str, Question]] = {}
     # (user, item, time) -> rating: history entries are kept as listed (a repeated item
@@ -282,65 +272,63 @@ def import_release(
             f"{data_dir}: no usable groups in any {GROUP_FILE.format(level='*')} or held_out file"
         )
 
-    tmp = _prepare_out(out_dir)
-    for (split, level), bucket in sorted(questions.items()):
-        n = write_questions(questions_file(tmp, split, level), bucket.values())
-        report.questions.setdefault(split, {})[level] = n
-    rows = sorted(
-        ((u, i, r, t) for (u, i, t), r in reviews.items()), key=lambda x: (x[0], x[3], x[1])
-    )
-    rschema = pa.schema(
-        [
-            ("user_id", pa.string()),
-            ("item_id", pa.string()),
-            ("rating", pa.float64()),
-            ("timestamp", pa.int64()),
-        ]
-    )
-    pq.write_table(
-        pa.Table.from_pylist(
-            [dict(zip(rschema.names, r, strict=True)) for r in rows], schema=rschema
-        ),
-        tmp / REVIEWS,
-    )
-    ischema = pa.schema(
-        [(k, pa.string()) for k in ("item_id", "title", "author", "category", "description")]
-    )
-    pq.write_table(
-        pa.Table.from_pylist([items[k] for k in sorted(items)], schema=ischema), tmp / ITEMS
-    )
-    (tmp / PROFILES_OUT).write_text(
-        json.dumps(profiles, ensure_ascii=False, sort_keys=True), encoding="utf-8"
-    )
-    report.reviews, report.items, report.profiles = len(rows), len(items), len(profiles)
-    write_manifest(
-        tmp,
-        {
-            "name": out_dir.name,
-            "kind": "perrecbench",
-            "source": "authors-release",
-            "tool_version": __version__,
-            "categories": list(folders),
-            "params": {
-                "user_mean": "all",
-                "groups": "first group of each item",
-                "timestamps": "synthesized" if report.users_synthesized_time else "given",
+    with staged_directory(out_dir) as tmp:  # a crash leaves the earlier benchmark as it was
+        (tmp / "profiles").mkdir()
+        for (split, level), bucket in sorted(questions.items()):
+            n = write_questions(questions_file(tmp, split, level), bucket.values())
+            report.questions.setdefault(split, {})[level] = n
+        rows = sorted(
+            ((u, i, r, t) for (u, i, t), r in reviews.items()), key=lambda x: (x[0], x[3], x[1])
+        )
+        rschema = pa.schema(
+            [
+                ("user_id", pa.string()),
+                ("item_id", pa.string()),
+                ("rating", pa.float64()),
+                ("timestamp", pa.int64()),
+            ]
+        )
+        pq.write_table(
+            pa.Table.from_pylist(
+                [dict(zip(rschema.names, r, strict=True)) for r in rows], schema=rschema
+            ),
+            tmp / REVIEWS,
+        )
+        ischema = pa.schema(
+            [(k, pa.string()) for k in ("item_id", "title", "author", "category", "description")]
+        )
+        pq.write_table(
+            pa.Table.from_pylist([items[k] for k in sorted(items)], schema=ischema), tmp / ITEMS
+        )
+        (tmp / PROFILES_OUT).write_text(
+            json.dumps(profiles, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+        )
+        report.reviews, report.items, report.profiles = len(rows), len(items), len(profiles)
+        write_manifest(
+            tmp,
+            {
+                "name": out_dir.name,
+                "kind": "perrecbench",
+                "source": "authors-release",
+                "tool_version": __version__,
+                "categories": list(folders),
+                "params": {
+                    "user_mean": "all",
+                    "groups": "first group of each item",
+                    "timestamps": "synthesized" if report.users_synthesized_time else "given",
+                },
+                "inputs": inputs,
+                "counts": {
+                    "questions": report.questions,
+                    "context_reviews": report.reviews,
+                    "items": report.items,
+                    "profiles": report.profiles,
+                    "skipped": dict(report.skipped),
+                    "users_with_synthesized_timestamps": report.users_synthesized_time,
+                    "history_len_mismatches": report.history_len_mismatches,
+                },
             },
-            "inputs": inputs,
-            "counts": {
-                "questions": report.questions,
-                "context_reviews": report.reviews,
-                "items": report.items,
-                "profiles": report.profiles,
-                "skipped": dict(report.skipped),
-                "users_with_synthesized_timestamps": report.users_synthesized_time,
-                "history_len_mismatches": report.history_len_mismatches,
-            },
-        },
-    )
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+        )
     return report
 
 
