@@ -285,9 +285,9 @@ def scale(work: Path, memory_limit: str, keep: bool, sizes: list[str]) -> None:
         "30M": ("30M, Books-length texts", [(30_000_000, 0, 540, "B")]),
     }
     rows = []
-    print("| reviews | files (GB) | --memory-limit | wall s | max RSS GB | tree PSS GB | "
-          "tree RSS GB | spill GB | wall / previous | rows / previous |", flush=True)
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print("| reviews | files (GB) | --memory-limit | wall s | CPU s | max RSS GB | tree PSS GB | "
+          "tree RSS GB | spill GB | wall / previous | CPU / previous | rows / previous |", flush=True)
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     prev = None
     for key in sizes:
         label, files = plan[key]
