@@ -126,7 +126,7 @@ def draw_group_correlation(report: CorrelationReport, max_models: int = 6) -> Fi
         x = np.array([g.error for g in pts])
         y = np.array([g.tau for g in pts]) + rng.uniform(-0.04, 0.04, len(pts))
         ax.scatter(x, y, s=7, alpha=0.45, color=_model_color(i), linewidths=0)
-        ax.set_title(f"{_short(model)}: Spearman {_f2(coef.get(model))} (n = {len(pts)})")
+        ax.set_title(f"{_short(model)}: Spearman {_f2(coef.get(model))} (n = {len(pts)})", fontsize=8)
         ax.axhline(0.0, color="#999999", lw=0.6, ls=":")
     for ax in axes[len(models):]:
         ax.set_axis_off()
@@ -250,7 +250,10 @@ def sweep_figures(table: SweepTable, out_dir: Path | str, prefix: str = "sweep")
 def draw_sweep(plot: SweepPlot) -> Figure:
     """The line plot of one varied setting (see `sweep_figures`)."""
     table, axis = plot.table, plot.axis
-    values = table.axes[axis]
+    values = list(table.axes[axis])
+    base = table.base.get(axis)
+    if base is not None and base not in values:  # the base cell is a point of every line too
+        values = sorted([*values, base]) if _is_number([*values, base]) else [base, *values]
     others = {a: table.base.get(a) for a in table.axes if a != axis}
     rows = [r for r in table.rows if all(r.settings.get(a) == v for a, v in others.items())]
     fig = figs.new_figure(7.2, 2.8)
