@@ -77,7 +77,8 @@ def test_help_stays_light_and_progress_goes_to_stderr(tmp_path, handmade):
                                    "--resamples", "50"])
     assert res.exit_code == 0, res.output
     stages = [line[2:] for line in res.stderr.splitlines() if line.startswith("… ")]
-    assert stages == ["loading runs", "scoring", "paired tests", "failures and costs", "figures", "writing page"]
+    assert stages == ["loading runs", "scoring", "paired tests", "failures and costs", "breakdowns", "figures",
+                      "writing page"]
     assert "wrote" in res.stdout and "\x1b[" not in res.stderr  # plain lines, not a terminal
 
 

@@ -36,7 +36,7 @@ def synthetic(tmp_path_factory):
     runs = baseline_runs(root, SYNTHETIC)
     out = root / "report"
     models = sorted({str(r.parent) for r in runs})  # each a folder of three runs
-    printed = ok(["report", *models, "--out", str(out), "--reference", "--no-progress"])
+    printed = ok(["report", *models, "--out", str(out), "--reference", "--breakdown", "none", "--no-progress"])
     return models, runs, out, printed
 
 

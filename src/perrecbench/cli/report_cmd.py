@@ -10,7 +10,8 @@ from ..errors import ConfigError
 
 
 def report(
-    run_dirs: list[Path] = typer.Argument(..., help="Run directories (or folders of runs)."),
+    run_dirs: list[Path] = typer.Argument(None, help="Run directories (or folders of runs); a sweep "
+                                          "directory (with sweep.json) is taken as --sweep."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write index.html, figures/ and JSON into."),
     metric: str = typer.Option("tau-b", "--metric", help="tau-b (default, failed=0) or official-v1."),
     reference: bool = typer.Option(
@@ -19,12 +20,18 @@ def report(
     bench: Path | None = typer.Option(None, "--bench", help="Benchmark directory override."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap / permutation generator."),
     resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples (and Monte Carlo permutations)."),
+    sweep: list[Path] = typer.Option([], "--sweep", help="A sweep directory (perrecbench sweep --out): its "
+                                     "table and plots (repeatable)."),
+    breakdown: str = typer.Option("category,exposure", "--breakdown", help="Break the runs down by category, "
+                                  "exposure, level and/or method (comma-separated), or none."),
     title: str = typer.Option("PerRecBench report", "--title", help="The page's title."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress on stderr."),
 ) -> None:
     """A page a researcher would rather look at than read: leaderboard with intervals and
-    heatmap, methods compared with paired tests, failures and cost, the published table.
-    Its numbers are those of `perrecbench score --format json` for the same options."""
+    heatmap, methods compared with paired tests, failures and cost, the published table;
+    with rating runs the rating task and its correlation with preference, breakdowns, and
+    given sweeps their tables and plots. Its numbers are those of `perrecbench score`,
+    `correlate`, `breakdown` and the sweeps' tables for the same options."""
     import importlib.util
 
     from ..report.progress import stage_progress
@@ -34,6 +41,14 @@ def report(
         raise ConfigError(f"--metric must be one of {', '.join(TAU_METRICS)}, got {metric!r}")
     if resamples < 1:
         raise ConfigError("--resamples must be at least 1")
+    if not run_dirs and not sweep:
+        raise ConfigError("give run directories (or folders of runs) and/or --sweep DIR")
+    from ..report.sections.breakdown import parse_breakdowns
+
+    breakdowns = parse_breakdowns(breakdown)
+    for s in sweep:
+        if not (s / "sweep.json").is_file():
+            raise ConfigError(f"--sweep {s}: not a sweep directory (no sweep.json)")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
     if importlib.util.find_spec("matplotlib") is None:  # before any work is done
@@ -42,7 +57,7 @@ def report(
     from ..report.writer import write_report
 
     with stage_progress(progress) as step:
-        inputs = load_inputs(run_dirs, metric, bench, seed, resamples, reference, step)
+        inputs = load_inputs(run_dirs or [], metric, bench, seed, resamples, reference, step, sweep, breakdowns)
         for run in inputs.runs:
             for w in run.warnings:
                 typer.secho(f"warning: {w}", fg="yellow", err=True)

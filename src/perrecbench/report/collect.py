@@ -4,15 +4,16 @@
 function, metric, seed and resamples), so every score on the page is a row of
 `score --format json`. `collect_sections` asks each builder in turn for its section.
 
-Adding an analysis to the report (rating prediction, `correlate`, `sweep`, breakdowns):
+Adding an analysis to the report (as rating prediction, `correlate`, `sweep` and the
+breakdowns were added):
 
 1. give it a typed result in its own stage (e.g. `score/correlation.py` returning a
-   frozen dataclass) and a figure function `draw(data) -> Figure` in `report/figures.py`
-   (or a module of its own beside it);
+   record) and a figure function `draw(data) -> Figure` in `report/figures.py` or
+   `report/analysis_figures.py`;
 2. write `report/sections/<name>.py` with `render(data, figures) -> str` and
    `build(inputs, progress) -> Section | None`, returning None when its inputs are
-   absent: rating runs are among `inputs.runs` (their `method`), a sweep's table or a
-   counts file is found under `inputs.paths`;
+   absent: rating runs are among `inputs.runs` (their `method`), sweeps in
+   `inputs.sweeps`;
 3. add its `build` to `OPTIONAL_BUILDERS` below. The page, its table of contents, the
    figure files and `report.json` pick it up with no other change.
 """
@@ -22,16 +23,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..records.sweep import NAME as SWEEP_MANIFEST
 from ..score.runs import load_runs
 from ..score.scoring import score_run
 from .reference import load_reference
 from .section import Progress, ReportInputs, Section, SectionBuilder, no_progress
-from .sections import costs, leaderboard, methods, reference
+from .sections import breakdown, costs, leaderboard, methods, rating, reference, sweep
 
 #: always tried, in page order (each returns None when it has nothing to show)
 CORE_BUILDERS: tuple[SectionBuilder, ...] = (leaderboard.build, methods.build, costs.build, reference.build)
 #: analyses whose inputs are optional; they follow the core sections in this order
-OPTIONAL_BUILDERS: tuple[SectionBuilder, ...] = ()
+OPTIONAL_BUILDERS: tuple[SectionBuilder, ...] = (rating.build, breakdown.build, sweep.build)
+
+
+def is_sweep(path: Path | str) -> bool:
+    """A sweep directory (`perrecbench sweep --out`): it holds `sweep.json`."""
+    return (Path(path) / SWEEP_MANIFEST).is_file()
 
 
 def load_inputs(
@@ -42,10 +49,15 @@ def load_inputs(
     resamples: int = 1000,
     reference: bool = False,
     progress: Progress = no_progress,
+    sweeps: Sequence[Path | str] = (),
+    breakdowns: Sequence[str] = (),
 ) -> ReportInputs:
-    """Load the runs (a folder of runs stands for its runs) and score them like `score`."""
+    """Load the runs (a folder of runs stands for its runs) and score them like `score`.
+    A sweep directory among `paths` is a sweep (its cells are not leaderboard runs)."""
+    sweep_dirs = [Path(p) for p in sweeps] + [Path(p) for p in paths if is_sweep(p)]
+    run_paths = [Path(p) for p in paths if not is_sweep(p)]
     progress("loading runs", 0, 1)
-    runs = load_runs(list(paths), bench)
+    runs = load_runs(run_paths, bench) if run_paths or not sweep_dirs else []
     progress("loading runs", 1, 1)
     rows = []
     for i, run in enumerate(runs):
@@ -54,7 +66,8 @@ def load_inputs(
     progress("scoring", len(runs), len(runs))
     return ReportInputs(runs=runs, rows=rows, metric=metric, seed=seed, resamples=resamples,
                         reference=load_reference() if reference else None,
-                        paths=tuple(Path(p) for p in paths))
+                        paths=tuple(run_paths), sweeps=tuple(dict.fromkeys(sweep_dirs)),
+                        breakdowns=tuple(breakdowns))
 
 
 def collect_sections(

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 DIVERGING = ("#b2182b", "#d6604d", "#f4a582", "#fddbc7", "#f7f7f7",
              "#d1e5f0", "#92c5de", "#4393c3", "#2166ac")  # fmt: skip
 METHOD = {"point": "#E69F00", "pair": "#0072B2", "list": "#009E73"}
+RATING = "#CC79A7"  # the rating-prediction task, beside the three methods
 OURS = "#0072B2"
 PUBLISHED = "#9a9a9a"
 CATEGORICAL = ("#D55E00", "#E69F00", "#CC79A7", "#56B4E9", "#009E73", "#F0E442", "#0072B2",

@@ -55,6 +55,9 @@ td.heat .ci{display:block;font-size:10.5px;opacity:.8}
 td.test .d{display:block;font-size:14px}
 td.test .sub{display:block;font-size:10.5px;color:var(--muted)}
 td.avg{font-weight:700;font-size:14.5px}
+td.stat .v{display:block}
+td.stat .ci{display:block;font-size:10.5px;color:var(--muted)}
+th.setting,td.setting{color:var(--muted)}
 td.label{font-weight:600}
 td.label .variant{display:block;font-weight:400;color:var(--muted);font-size:12px}
 tr.published td{color:#555;background:#fafafa}
@@ -103,6 +106,20 @@ def score_cell(cell: Cell | None, limit: float, decimals: int = 3, extra_class: 
     return (f'<td class="heat {extra_class}" style="background:{bg};color:{colors.ink(bg)}" '
             f'title="{esc(hover)}"{data}><span class="v">{fmt.score(cell.score, decimals)}</span>'
             f"{sub}</td>")
+
+
+def number_cell(value: float | None, low: float | None = None, high: float | None = None, hover: str = "",
+                signed: bool = False, **data: object) -> str:
+    """A plain (uncoloured) statistic: the rounded value, its 95% interval under it when
+    there is one; `data-score`, `data-ci-low`, `data-ci-high` hold the unrounded values,
+    beside the caller's own `data` attributes (which say what the number is)."""
+    shown = fmt.diff(value) if signed else fmt.score(value)
+    has_ci = fmt.full(low) != "" and fmt.full(high) != ""
+    ci = (fmt.signed_interval(low, high) if signed else fmt.interval(low, high)) if has_ci else ""
+    sub = f'<span class="ci">{ci}</span>' if ci else ""
+    a = attrs(**data, data_score=fmt.full(value), data_ci_low=fmt.full(low), data_ci_high=fmt.full(high))
+    title = f' title="{esc(hover)}"' if hover else ""
+    return f'<td class="num stat"{title}{a}><span class="v">{shown}</span>{sub}</td>'
 
 
 def label_cell(label: str, tag: str = "", tag_class: str = "") -> str:

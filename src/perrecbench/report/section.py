@@ -68,9 +68,10 @@ class ReportInputs:
 
     `rows` are exactly what `perrecbench score --format json` prints for `runs` with the
     same `metric`, `seed` and `resamples`, so sections that show them agree with it.
-    `paths` are the directories as the user gave them (before a folder of runs was
-    expanded into its runs): a builder whose input is not a run directory (a sweep's
-    table, a file of item exposure counts) looks for it there.
+    `paths` are the run directories as the user gave them (before a folder of runs was
+    expanded into its runs); `sweeps` the sweep directories (`SWEEP/sweep.json`) among
+    them or given with `--sweep`; `breakdowns` what the breakdown section breaks the runs
+    down by (`score.breakdown.BY`; empty: no breakdown).
     """
 
     runs: Sequence[LoadedRun]
@@ -80,6 +81,8 @@ class ReportInputs:
     resamples: int
     reference: Sequence[ReferenceRow] | None = None
     paths: Sequence[Path] = field(default_factory=tuple)
+    sweeps: Sequence[Path] = field(default_factory=tuple)
+    breakdowns: Sequence[str] = field(default_factory=tuple)
 
 
 #: makes a section from the inputs, or returns None when its inputs are absent
