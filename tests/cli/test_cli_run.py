@@ -232,10 +232,18 @@ def test_cache_commands(bench, server, tmp_path):
     assert json.loads(invoke(["cache", "stats", "--json"]).output)["components"] == 0
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT as a terminal delivers it. A shell that starts the test run
+    in the background (`... &`, no job control) makes its children ignore SIGINT, and an
+    ignored SIGINT is inherited: Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(*args):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "perrecbench", *args], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def _wait_for_lines(path: Path, n: int, proc, timeout: float = 30.0) -> None:
