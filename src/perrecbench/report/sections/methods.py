@@ -23,7 +23,8 @@ def test_cell(t: PairedTest | None) -> str:
     """A paired difference: A - B, its interval and p; bold when p < 0.05."""
     if t is None:
         return f'<td class="num muted">{fmt.DASH}</td>'
-    sign = "" if t.diff is None or t.diff == 0 else ("pos" if t.diff > 0 else "neg")
+    shown = None if t.diff is None else round(t.diff, 3)  # the colour follows the printed value:
+    sign = "" if not shown else ("pos" if shown > 0 else "neg")  # a red "+0.000" would say nothing
     data = attrs(data_compare_a=t.run_a, data_compare_b=t.run_b, data_level=t.level,
                  data_diff=fmt.full(t.diff), data_ci_low=fmt.full(t.ci_low),
                  data_ci_high=fmt.full(t.ci_high), data_p=fmt.full(t.p_value), data_n=t.n)
