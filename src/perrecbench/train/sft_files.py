@@ -10,10 +10,10 @@ forms back for training.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
+from ..build.staging import staged_directory
 from ..errors import ConfigError, InputDataError
 from ..records import SftManifest, provenance
 from ..records.sft_manifest import NAME as MANIFEST
@@ -44,22 +44,19 @@ def write_sft(out: Path, data: SFTData, split_name: str, manifest: SftManifest,
             raise ConfigError(f"{out} is not an SFT data directory (no {MANIFEST}); refusing to replace it")
     if not data.rows:
         raise InputDataError("no SFT rows: the split has no questions for these levels")
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
     rows = [r.to_dict() for r in data.rows]
-    datasets.DatasetDict({split_name: datasets.Dataset.from_list(rows)}).save_to_disk(str(tmp))
-    with open(tmp / f"{split_name}.jsonl", "w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    manifest = manifest.model_copy(update={
-        "dataset_split": split_name, "rows": len(rows), "counts": data.counts(),
-        "questions": dict(sorted(data.questions.items())),
-        "files": {"jsonl": f"{split_name}.jsonl", "datasets": DATASET_DICT}, "provenance": provenance.current(),
-    })
-    manifest.write(tmp / MANIFEST)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with staged_directory(out, replaceable=lambda path: (path / MANIFEST).exists()) as tmp:
+        datasets.DatasetDict({split_name: datasets.Dataset.from_list(rows)}).save_to_disk(str(tmp))
+        with open(tmp / f"{split_name}.jsonl", "w", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        manifest = manifest.model_copy(update={
+            "dataset_split": split_name, "rows": len(rows), "counts": data.counts(),
+            "questions": dict(sorted(data.questions.items())),
+            "files": {"jsonl": f"{split_name}.jsonl", "datasets": DATASET_DICT},
+            "provenance": provenance.current(),
+        })
+        manifest.write(tmp / MANIFEST)
     return manifest
 
 
