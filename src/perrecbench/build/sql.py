@@ -10,9 +10,11 @@ order matters says ORDER BY (insertion order is not preserved).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import duckdb
 
+from ..data.duck import one_row
 from .memory import parse_size
 from .params import BuildParams
 
@@ -20,10 +22,9 @@ BYTES_PER_SORTED_ROW = 150  # DuckDB memory one row takes in our sorts and windo
 MIN_ROWS_PER_SORT = 250_000
 
 
-def scalar(con: duckdb.DuckDBPyConnection, query: str):
-    """The one value a query returns (the result is read to its end: a connection
-    with an unfinished result refuses the next registration)."""
-    return con.execute(query).fetchall()[0][0]
+def scalar(con: duckdb.DuckDBPyConnection, query: str) -> Any:
+    """The one value a query returns (see `data.duck.one_row`)."""
+    return one_row(con, query)[0]
 
 
 def encode(con: duckdb.DuckDBPyConnection) -> int:

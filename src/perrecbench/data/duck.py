@@ -65,11 +65,12 @@ def describe_error(path: Path, message: str) -> str:
 
 
 def one_row(con: duckdb.DuckDBPyConnection, query: str) -> tuple[Any, ...]:
-    """The row of a query that always returns exactly one (an aggregate)."""
-    row = con.execute(query).fetchone()
-    if row is None:  # not for an aggregate; a bug if it happens
+    """The row of a query that always returns exactly one (an aggregate). The result is
+    read to its end: a connection with an unfinished result refuses the next registration."""
+    rows = con.execute(query).fetchall()
+    if not rows:  # not for an aggregate; a bug if it happens
         raise RuntimeError(f"internal error: no row from: {' '.join(query.split())[:120]}")
-    return row
+    return rows[0]
 
 
 def connect(memory_limit: int | None = None, temp_dir: Path | None = None,
