@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,27 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_llama, point_sft, tmp_path_factory):
+def trained_run(tiny_llama, point_sft, tmp_path_factory):
+    """The training, with what it printed and the warnings it let through."""
     train, held = point_sft
     out = tmp_path_factory.mktemp("run") / "adapter"
-    res = invoke(tiny_train_args(tiny_llama, train, out, f"eval_dataset={held}"))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        res = invoke(tiny_train_args(tiny_llama, train, out, f"eval_dataset={held}"))
     assert res.exit_code == 0, res.output
-    return out
+    return out, res.output, [w for w in seen if issubclass(w.category, FutureWarning)]
+
+
+@pytest.fixture(scope="module")
+def trained(trained_run):
+    return trained_run[0]
+
+
+def test_no_progress_is_quiet_and_library_deprecations_are_hidden(trained_run):
+    _, output, future_warnings = trained_run
+    for bar in ("Loading weights", "Tokenizing train dataset", "Writing model shards", "it/s]"):
+        assert bar not in output
+    assert future_warnings == []
 
 
 def test_train_writes_adapter_log_and_summary(trained, tiny_llama):
@@ -63,12 +79,38 @@ def test_rerun_resumes_from_the_last_checkpoint_to_the_same_weights(trained, tin
     res = invoke(tiny_train_args(tiny_llama, train, again, f"eval_dataset={held}", "logging_steps=2"))
     assert res.exit_code == 0, res.output
     summary = json.loads((again / "train_summary.json").read_text())
+    first = json.loads((trained / "train_summary.json").read_text())
     assert summary["resumed_from"] == "checkpoint-2" and summary["steps"] == 4
-    assert summary["eval_loss_before"] == json.loads((trained / "train_summary.json").read_text())["eval_loss_before"]
+    assert summary["eval_loss_before"] == first["eval_loss_before"]
+    # the log and the summary cover the whole training: steps 3 and 4 (logged by the killed run)
+    # are not there twice, and the first loss, the tokens and the time count from step 1
+    log = [json.loads(line) for line in (again / "train_log.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in log if "loss" in r]
+    assert steps[:2] == [1, 2] and steps[-1] == 4 and steps == sorted(set(steps))
+    assert [r["step"] for r in log if "eval_loss" in r] == [0, 4]
+    assert summary["first_loss"] == first["first_loss"] and summary["tokens"] == first["tokens"]
+    assert summary["train_seconds"] > summary["extra"]["train_runtime"]
     a, b = load_file(trained / "adapter_model.safetensors"), load_file(again / "adapter_model.safetensors")
     assert a.keys() == b.keys() and all(float((a[k] - b[k]).abs().max()) < 1e-6 for k in a)
     with pytest.raises(ConfigError, match="another config .*lora"):
         invoke(tiny_train_args(tiny_llama, train, again, "lora.r=8"))
+
+
+def test_a_finished_training_is_left_alone(trained, tiny_llama, point_sft, tmp_path):
+    again = tmp_path / "adapter"
+    shutil.copytree(trained, again)
+    before = {p.name: p.read_bytes() for p in again.iterdir() if p.is_file()}
+    res = invoke(tiny_train_args(tiny_llama, point_sft[0], again, f"eval_dataset={point_sft[1]}"))
+    assert res.exit_code == 0 and "already holds this training, finished (4 steps" in res.output
+    assert {p.name: p.read_bytes() for p in again.iterdir() if p.is_file()} == before  # no step 5
+    assert sorted(p.name for p in again.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+
+
+def test_a_local_model_path_that_does_not_exist_is_named(point_sft, tmp_path):
+    with pytest.raises(ConfigError, match="model ./no-such-model: no such file or directory"):
+        invoke(["train", "--out", str(tmp_path / "o"), "--set", "model=./no-such-model",
+                "--set", f"dataset={point_sft[0]}"])
+    assert not (tmp_path / "o").exists()
 
 
 def test_bad_data_stops_before_training(tiny_llama, point_sft, tmp_path):

@@ -83,10 +83,16 @@ def train(
 ) -> None:
     """LoRA fine-tuning with TRL's SFT trainer (release recipe by default); runs under `accelerate launch`."""
     from ..train.config import load_config
-    from ..train.trainer import prepare
+    from ..train.trainer import finished, prepare
     from ..train.trainer import train as run_training
 
     cfg = load_config(config, set_)
+    done = None if check_only else finished(out, cfg)
+    if done is not None:
+        if _is_main_process():
+            console.print(f"{out} already holds this training, finished ({done.steps} steps): nothing to do; "
+                          "train into another --out to train again", soft_wrap=True)
+        return
     if check_only:
         prep = prepare(cfg)
         console.print(f"ok: {len(prep.rows)} rows fit (dropped {prep.too_long} longer than {cfg.max_length} "

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError
+from ..models.llm.hf_loading import check_model_path
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 #: shipped example configs (package data), usable by name with --config
@@ -125,10 +126,12 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> Train
     for key, value in parse_overrides(list(overrides)):
         _set(tree, key, value)
     try:
-        return TrainConfig(**tree)
+        cfg = TrainConfig(**tree)
     except ValidationError as exc:
         errs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"bad training config: {errs}") from None
+    check_model_path(cfg.model)
+    return cfg
 
 
 def config_json(cfg: TrainConfig) -> str:

@@ -15,7 +15,11 @@ per logged step: loss, learning rate, tokens seen, eval loss) and `train_summary
 from __future__ import annotations
 
 import json
+import os
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,9 @@ from .config import TrainConfig
 LOG = "train_log.jsonl"
 SUMMARY = "train_summary.json"
 CONFIG = "train_config.json"
+#: written into each checkpoint: what the training had done by then (tokens, seconds), so a
+#: resumed run's summary covers the whole training, not only its own segment
+PROGRESS = "perrecbench_progress.json"
 #: settings that may change between a run and its resumption (they do not change what is trained)
 RESUMABLE = ("logging_steps", "save_steps", "save_total_limit", "eval_steps", "report_to")
 
@@ -122,11 +129,58 @@ def check_resumable(out: Path, cfg: TrainConfig) -> None:
                           "resume with the same settings, or train into another --out")
 
 
-def train(cfg: TrainConfig, out: Path, progress: bool = True) -> TrainSummary:
-    """Train (or resume) a LoRA adapter into `out`; returns the summary also written there."""
-    start = time.monotonic()
+def finished(out: Path, cfg: TrainConfig) -> TrainSummary | None:
+    """The summary of a training of this config that already ran to its end in `out`, or None.
+    A finished training is left alone: running it again would train past `max_steps`."""
     out = Path(out)
     check_resumable(out, cfg)
+    summary, adapter = out / SUMMARY, out / "adapter_config.json"
+    if not (summary.is_file() and adapter.is_file() and (out / CONFIG).is_file()):
+        return None
+    try:
+        data = json.loads(summary.read_text(encoding="utf-8"))
+        return TrainSummary(**data)
+    except (ValueError, TypeError):
+        return None  # a damaged summary: train (resume) again and write it anew
+
+
+def train(cfg: TrainConfig, out: Path, progress: bool = True) -> TrainSummary:
+    """Train (or resume) a LoRA adapter into `out`; returns the summary also written there.
+    A training already finished in `out` is not run again: its summary is returned."""
+    start = time.monotonic()
+    out = Path(out)
+    done = finished(out, cfg)
+    if done is not None:
+        return done
+    require_train_extra()
+    with _quiet_libraries(progress):
+        return _train(cfg, out, progress, start)
+
+
+@contextmanager
+def _quiet_libraries(progress: bool) -> Iterator[None]:
+    """The libraries' deprecation notices (FutureWarning) are theirs to fix, not the user's:
+    hidden while training; without progress, their bars (loading weights, tokenizing the
+    dataset, writing shards) are off too. Both are restored afterwards."""
+    import datasets.utils.logging as ds_logging
+    import transformers.utils.logging as tf_logging
+
+    tf_on, ds_on = tf_logging.is_progress_bar_enabled(), ds_logging.is_progress_bar_enabled()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        if not progress:
+            tf_logging.disable_progress_bar()
+            ds_logging.disable_progress_bar()
+        try:
+            yield
+        finally:
+            if tf_on and not progress:
+                tf_logging.enable_progress_bar()
+            if ds_on and not progress:
+                ds_logging.enable_progress_bar()
+
+
+def _train(cfg: TrainConfig, out: Path, progress: bool, start: float) -> TrainSummary:
     prep = prepare(cfg)
     device, precision = _device_precision(cfg)
 
@@ -139,6 +193,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> TrainSummary:
     from ..models.llm.hf_loading import load_causal_lm
 
     last = get_last_checkpoint(str(out)) if out.is_dir() else None
+    earlier = _progress_at(Path(last)) if last else _Progress()
     checkpointing = cfg.gradient_checkpointing if cfg.gradient_checkpointing != "auto" else device == "cuda"
     try:  # made before the model is loaded: under DeepSpeed ZeRO-3 this sets up sharded loading
         args = SFTConfig(
@@ -168,7 +223,7 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> TrainSummary:
     tok = prep.tokenizer
     own_template = tok.chat_template
     tok.chat_template = prep.template.text  # has {% generation %}: TRL masks the answer with it
-    log = _loss_log(out / LOG)
+    log = _loss_log(out / LOG, _kept_log(out / LOG, earlier.step if last else None), earlier)
     try:
         trainer = SFTTrainer(
             model=model, args=args, processing_class=tok, peft_config=lora,
@@ -195,10 +250,11 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> TrainSummary:
     if main:
         tok.save_pretrained(str(out))
     tokens = log.last("num_tokens")
+    train_seconds += earlier.train_seconds
     summary = TrainSummary(
         steps=int(trainer.state.global_step), tokens=int(tokens) if tokens is not None else None,
-        seconds=round(time.monotonic() - start, 2), train_seconds=round(train_seconds, 2),
-        tokens_per_second=_rate(tokens, result), first_loss=log.first("loss"), final_loss=log.last("loss"),
+        seconds=round(time.monotonic() - start + earlier.seconds, 2), train_seconds=round(train_seconds, 2),
+        tokens_per_second=_rate(tokens, train_seconds), first_loss=log.first("loss"), final_loss=log.last("loss"),
         eval_loss_before=before, eval_loss_after=after, rows=len(prep.rows), rows_too_long=prep.too_long,
         eval_rows=len(prep.eval_rows or []), resumed_from=Path(last).name if last else None,
         chat_template=prep.template.source, precision=precision, device=device,
@@ -231,11 +287,59 @@ def _loss_before(out: Path) -> float | None:
     return None
 
 
-def _rate(tokens: float | None, result: Any) -> float | None:
-    """Tokens per second of the training loop (TRL counts the tokens of this process's
-    run, summed over devices: a resumed run counts its own part only)."""
-    runtime = result.metrics.get("train_runtime")
-    return round(tokens / runtime, 1) if runtime and tokens is not None else None
+def _rate(tokens: float | None, seconds: float) -> float | None:
+    """Tokens per second of the training loop over the whole training (TRL counts the
+    tokens summed over devices)."""
+    return round(tokens / seconds, 1) if seconds and tokens is not None else None
+
+
+@dataclass(frozen=True)
+class _Progress:
+    """What the training had done when a checkpoint was saved (zeros: nothing yet)."""
+
+    step: int = 0
+    tokens: float = 0
+    train_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+def _progress_at(checkpoint: Path) -> _Progress:
+    """The progress saved with a checkpoint; for a checkpoint without our file (made by an
+    older version), the step and tokens from the trainer's own state, no seconds."""
+    try:
+        data = json.loads((checkpoint / PROGRESS).read_text(encoding="utf-8"))
+        return _Progress(int(data["step"]), float(data["tokens"]), float(data["train_seconds"]),
+                         float(data["seconds"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        tokens = next((r["num_tokens"] for r in reversed(state.get("log_history", [])) if "num_tokens" in r), 0)
+        return _Progress(int(state.get("global_step", 0)), float(tokens))
+    except (OSError, ValueError, KeyError, TypeError):
+        return _Progress()
+
+
+def _kept_log(path: Path, step: int | None) -> list[dict[str, Any]]:
+    """The log lines of the steps a resumed run does not repeat (those up to its checkpoint;
+    none when it starts afresh); the main process rewrites the file with only those, so no
+    step is logged twice."""
+    if not path.exists():
+        return []
+    kept: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a kill
+        if step is not None and isinstance(rec, dict) and isinstance(rec.get("step"), int) and rec["step"] <= step:
+            kept.append(rec)
+    if os.environ.get("RANK", "0") != "0":
+        return kept
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept), encoding="utf-8")
+    tmp.replace(path)
+    return kept
 
 
 def _peak_memory_mb(device: str) -> float | None:
@@ -251,20 +355,40 @@ def _peak_memory_mb(device: str) -> float | None:
         return None
 
 
-def _loss_log(path: Path) -> Any:
+def _loss_log(path: Path, kept: list[dict[str, Any]], earlier: _Progress) -> Any:
     """A callback that appends every log event of the main process to `train_log.jsonl`
-    (a resumed run continues the file) and keeps the figures the summary needs."""
+    (a resumed run continues the file after the lines it keeps), counts tokens over the whole
+    training (TRL restarts its count on resume), writes the progress into each checkpoint,
+    and keeps the figures the summary needs."""
     from transformers import TrainerCallback
 
     class LossLog(TrainerCallback):
         def __init__(self) -> None:
-            self.records: list[dict[str, Any]] = []
+            self.records: list[dict[str, Any]] = list(kept)
+            self.started = time.monotonic()
+            self.train_started = time.monotonic()
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.train_started = time.monotonic()
+
+        def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if not state.is_world_process_zero:
+                return
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():
+                now = time.monotonic()
+                progress = {"step": state.global_step, "tokens": self.last("num_tokens") or 0,
+                            "train_seconds": round(earlier.train_seconds + now - self.train_started, 3),
+                            "seconds": round(earlier.seconds + now - self.started, 3)}
+                (folder / PROGRESS).write_text(json.dumps(progress, sort_keys=True) + "\n", encoding="utf-8")
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
             if not state.is_world_process_zero or not logs:
                 return
             rec = {"step": state.global_step, "epoch": state.epoch, "time": round(time.time(), 3)}
             rec.update({k: v for k, v in logs.items() if isinstance(v, (int, float))})
+            if "num_tokens" in rec:
+                rec["num_tokens"] += earlier.tokens
             self.records.append(rec)
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "a", encoding="utf-8") as fh:

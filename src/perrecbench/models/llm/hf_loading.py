@@ -24,7 +24,22 @@ def torch_dtype(name: str | None) -> Any:
     return table[name]
 
 
+def named_by_path(model: str) -> bool:
+    """A model named by a local path (`./m`, `../m`, `/m`, `~/m`, `m.gguf`, `a/b/c`), which
+    cannot be a hub id (`name` or `namespace/name`)."""
+    return model.startswith((".", "/", "~")) or model.endswith(".gguf") or model.count("/") > 1 or "\\" in model
+
+
+def check_model_path(model: str) -> None:
+    """A model named by a local path that does not exist is a clear error here, not the hub
+    client's complaint about the form of a repo id."""
+    if named_by_path(model) and not Path(model).expanduser().exists():
+        raise ConfigError(f"model {model}: no such file or directory (a local checkpoint directory or "
+                          ".gguf file, or a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct)")
+
+
 def _source(model: str, gguf_file: str | None) -> dict[str, Any]:
+    check_model_path(model)
     path = Path(model).expanduser()
     if gguf_file is None and path.suffix == ".gguf" and path.is_file():
         return {"pretrained_model_name_or_path": str(path.parent), "gguf_file": path.name}
