@@ -278,6 +278,8 @@ class PublicBenchmark(Benchmark):
     benchmark's loaded context. This guards against accidents, not against code that
     opens the benchmark's files itself (docs/extending.md)."""
 
+    _full: Benchmark
+
     def __init__(self, bench: Benchmark, hidden: str):
         if isinstance(bench, PublicBenchmark):
             bench = bench._full

@@ -91,8 +91,8 @@ class PublicMember(Member):
     Made with `Member.public()`; equal, hashed, printed and serialised by its public
     fields only."""
 
-    rating = _Hidden()  # type: ignore[assignment]
-    relative_rating = _Hidden()  # type: ignore[assignment]
+    rating = _Hidden()
+    relative_rating = _Hidden()
 
     def __init__(self, user_id: str, avg_rating: float, most_common_rating: float, history_len: int,
                  timestamp: int) -> None:
