@@ -283,10 +283,9 @@ class PublicBenchmark(Benchmark):
     def __init__(self, bench: Benchmark, hidden: str):
         if isinstance(bench, PublicBenchmark):
             bench = bench._full
+        self.__dict__.update(bench.__dict__)  # path, manifest, and whatever is loaded already
         self._full = bench
         self.hidden = hidden
-        self.path = bench.path
-        self.manifest = bench.manifest
 
     @cached_property
     def fingerprint(self) -> str:

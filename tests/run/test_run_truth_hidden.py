@@ -97,8 +97,9 @@ class PeeksInPrepare(ScoreRecommender):
 
     def prepare(self, bench, split, calls=None):
         super().prepare(bench, split, calls)
+        b = self.loaded()
         self.truth = {(m.user_id, q.item_id): m.relative_rating
-                      for lv in bench.available(split) for q in bench.questions(split, lv) for m in q.users}
+                      for lv in b.available(split) for q in b.questions(split, lv) for m in q.users}
 
     def score_users(self, question):
         return [self.truth[(m.user_id, question.item_id)] for m in question.users]
