@@ -242,6 +242,10 @@ class Benchmark:
     def context(self) -> Context:
         return Context.from_parquet(self.path)
 
+    def public(self, split: str) -> Benchmark:
+        """The benchmark as a model evaluated on `split` sees it (`PublicBenchmark`)."""
+        return PublicBenchmark(self, split)
+
     def item_categories(self) -> dict[str, str | None]:
         """item_id -> its category field (items.parquet only; no reviews are loaded)."""
         import pyarrow.parquet as pq
@@ -264,3 +268,33 @@ class Benchmark:
             raise BenchmarkError(f"{self.path} has no {REVIEWS}; was it built by perrecbench?")
         counts = pc.value_counts(pq.read_table(path, columns=["item_id"]).column("item_id"))
         return {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}
+
+
+class PublicBenchmark(Benchmark):
+    """The benchmark handed to every model but the built-in oracle, while `hidden` (the
+    split being evaluated) runs: that split's questions come without truth
+    (`Question.public()`); the other splits -- few-shot demonstrations from the held-out
+    split, fine-tuning data -- and the context are the benchmark's own. It shares the
+    benchmark's loaded context. This guards against accidents, not against code that
+    opens the benchmark's files itself (docs/extending.md)."""
+
+    _full: Benchmark
+
+    def __init__(self, bench: Benchmark, hidden: str):
+        if isinstance(bench, PublicBenchmark):
+            bench = bench._full
+        self.__dict__.update(bench.__dict__)  # path, manifest, and whatever is loaded already
+        self._full = bench
+        self.hidden = hidden
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return self._full.fingerprint
+
+    @cached_property
+    def context(self) -> Context:
+        return self._full.context
+
+    def questions(self, split: str = "test", level: str = "easy") -> list[Question]:
+        qs = self._full.questions(split, level)
+        return [q.public() for q in qs] if split == self.hidden else qs

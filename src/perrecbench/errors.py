@@ -31,3 +31,9 @@ class ModelError(PerRecBenchError):
     """A model backend cannot be created or used (missing SDK, missing key...)."""
 
     exit_code = 5
+
+
+class TruthHiddenError(ModelError):
+    """A model read what it is scored against: a member's rating or relative rating, or a
+    question's true order, of the split being evaluated (`types.PublicMember`). Its
+    message starts "the truth is hidden from models: "."""

@@ -184,6 +184,14 @@ def _question_sets(jobs: Sequence[Job], bench: Benchmark, levels: list[str], spl
     return out
 
 
+def _truth_seers(models: Sequence[Recommender]) -> set[int]:
+    """The ids of the models handed the truth of the split they evaluate (the built-in
+    oracle); every other model gets public questions and a public benchmark."""
+    from ..models.baselines import sees_truth
+
+    return {id(m) for m in models if sees_truth(m)}
+
+
 async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[CallRouter], bench: Benchmark,
                sets: list[QuestionSet], split: str, max_concurrency: int, reask: ReaskPolicy, rating_seed: int,
                progress: ProgressFn | None) -> list[RunSummary]:
@@ -192,8 +200,9 @@ async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[Cal
         for i in mine:
             asked[i] = {lv: len(qs) for lv, qs in questions.items()}
     done = [_open_job(j, bench, asked[i], split, reask, rating_seed) for i, j in enumerate(jobs)]
-    for m, router in zip(models, routers, strict=True):
-        m.prepare(bench, split, router)
+    truth = _truth_seers(models)
+    for m, router in zip(models, routers, strict=True):  # no truth of `split` for the others
+        m.prepare(bench if id(m) in truth else bench.public(split), split, router)
 
     summaries = [RunSummary(run_dir=Path(j.run_dir), method=j.method) for j in jobs]
     todo: list[tuple[int, str, Question]] = []
@@ -203,11 +212,12 @@ async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[Cal
                 summaries[i].total += len(qs)
                 summaries[i].per_level[level] = len(qs)
             for q in qs:  # a question's methods next to each other: they share its Components
+                shown = q.public()  # one object per question: models memoise by identity
                 for i in mine:
                     if (level, q.id) in done[i]:
                         summaries[i].skipped += 1
                     else:
-                        todo.append((i, level, q))
+                        todo.append((i, level, q if id(jobs[i].model) in truth else shown))
 
     start = time.monotonic()
     sem = asyncio.Semaphore(max(1, max_concurrency))

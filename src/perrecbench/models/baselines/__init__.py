@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ConfigError
-from ..base import ScoreRecommender
+from ..base import Recommender, ScoreRecommender
 from .bias import BiasBaseline
 from .cf import ItemKnnBaseline
 from .content import ContentBaseline
@@ -36,4 +36,12 @@ def create_baseline(name: str, options: dict[str, Any] | None = None) -> ScoreRe
     return cls(options)
 
 
-__all__ = ["BASELINES", "create_baseline"]
+def sees_truth(model: Recommender) -> bool:
+    """Whether the runner hands `model` the truth of the split it evaluates: only the
+    built-in oracle does (its sanity check is tau = 1). Recognised by its exact class --
+    not a subclass, a flag or an attribute a user's class could set -- so any other model
+    that reads a member's rating fails clearly (`types.PublicMember`)."""
+    return type(model) is OracleBaseline
+
+
+__all__ = ["BASELINES", "create_baseline", "sees_truth"]
