@@ -211,7 +211,8 @@ def one_run_per_cell(runs: Sequence[LoadedRun]) -> list[LoadedRun]:
                else "newer" if (kept.manifest.created or "") != (dropped.manifest.created or "")
                else "given later")
         levels = "/".join(level for level, _, _ in cells)
-        note = (f"{kept.label} {kept.method} {levels}: {kept.path} and {dropped.path} fill the same cell; "
+        cell = "cell" if len(cells) == 1 else "cells"
+        note = (f"{kept.label} {kept.method} {levels}: {kept.path} and {dropped.path} fill the same {cell}; "
                 f"kept {kept.path} ({why}; rule: more questions asked, then newer)")
         kept.warnings.append(note)
         kept.superseded.append(note)
