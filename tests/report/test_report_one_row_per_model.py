@@ -133,3 +133,13 @@ def test_chromium_shows_three_models(page):
         visit = browser.open_page(out / "index.html", (expr,))
     assert visit.errors == [] and visit.failed == []
     assert "MODELS 3" in visit.values[expr]
+
+
+def test_correlate_takes_the_same_runs_as_the_page(readme, page):
+    _, runs = readme
+    out, _ = page
+    res = invoke(["correlate", str(runs / "cf-list"), str(runs / "ml"), "--format", "json", "--resamples", "50"])
+    assert res.exit_code == 0, res.output
+    shown = json.loads((out / "report.json").read_text())["sections"]["rating"]["correlation"]
+    assert json.loads(res.stdout)["points"] == shown["points"]
+    assert "fill the same cells" in res.stderr
