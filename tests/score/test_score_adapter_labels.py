@@ -12,6 +12,7 @@ from helpers.cli import invoke
 from helpers.scoring import make_bench, make_run, ordered, question
 
 from perrecbench.models.llm.options import variant_from_config
+from perrecbench.models.registry import create_model
 from perrecbench.score.runs import load_run
 
 MODEL = "hf//models/llama"
@@ -44,6 +45,19 @@ def test_the_adapter_is_part_of_the_label_and_recorded_once():
     config = _config("/work/adapters/sft-point", "fedcba9876543210")
     assert variant_from_config(config) == "no profile, k=1, adapter sft-point #fedcba98"
     assert variant_from_config(_config(None)) == "no profile, k=1"
+
+
+def test_the_hf_recommender_labels_its_runs_with_the_adapter(tmp_path):
+    """What `run --model hf/... --option adapter=DIR` writes into the manifest (no model is loaded)."""
+    adapter = tmp_path / "adapters" / "point"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights")
+    model = create_model("hf/org/base", {"adapter": str(adapter)})
+    digest = model.config()["provider"]["endpoint"].split("adapter=")[1][:8]
+    assert model.variant() == f"no profile, adapter point #{digest}"
+    (adapter / "adapter_model.safetensors").write_bytes(b"retrained")  # retrained in place: another label
+    assert create_model("hf/org/base", {"adapter": str(adapter)}).variant() != model.variant()
+    assert create_model("hf/org/base", {}).variant() == "no profile"
 
 
 def test_old_runs_get_the_adapter_added_to_their_label(runs, tmp_path):
