@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 
 import pytest
 from headless_chromium import Chromium
@@ -77,11 +78,18 @@ def test_a_run_that_asked_more_questions_wins_and_the_other_narrows_nothing(read
     assert str(small) in res.stderr
 
 
-def test_a_folder_given_twice_is_one_run(readme):
+def test_a_folder_given_twice_is_one_run_and_hidden_entries_are_no_runs(readme, tmp_path):
     _, runs = readme
     rows, err = _board(runs / "ml", runs / "ml" / "cf")
     assert len(rows) == len(MODELS)
     assert "fill the same cell" not in err
+    # a lock file beside the runs and a hidden folder (a copy being written) are not runs
+    folder = tmp_path / "runs"
+    shutil.copytree(runs / "ml", folder)
+    (folder / ".cf.lock").write_text("")
+    shutil.copytree(runs / "ml" / "cf", folder / ".cf.partial")
+    rows, err = _board(folder)
+    assert len(rows) == len(MODELS) and "fill the same cell" not in err
 
 
 @pytest.fixture(scope="module")
