@@ -79,8 +79,12 @@ def test_model_points_average_the_cells_and_say_what_is_missing():
              *_rating("m", 0.9, 1.1, 0.3, "m/rating", "no profile, rating-wang #0 prompts")]
     assert model_points(other)[0] == []
     assert [p.label for p in model_points(other, match="model")[0]] == ["m"]
-    with pytest.raises(ConfigError, match="two runs fill the same"):
+    with pytest.raises(ConfigError, match=r"two runs fill the same.*--match label"):
         model_points(other + _rating("m", 1, 1, 1, "m/rating2"), match="model")
+    # matched by label already: the advice names no option (the report has no --match)
+    with pytest.raises(ConfigError, match="two runs fill the same") as raised:
+        model_points(other + _rating("m", 1, 1, 1, "m/r2", "no profile") + _rating("m", 1, 1, 1, "m/r3", "no profile"))
+    assert "--match" not in str(raised.value)
 
 
 def test_per_group_view_on_hand_made_runs(tmp_path):

@@ -81,7 +81,7 @@ def correlate(
     _check_format(fmt)
     if resamples < 1:
         raise ConfigError("--resamples must be at least 1")
-    runs = load_runs(run_dirs, bench)
+    runs = load_runs(run_dirs, bench, one_per_cell=True)  # one run per cell, as the report's
     _warn(runs)
     report = run_correlate(runs, metric, cell, match, include_oracle, resamples, seed)
     if fmt == "json":

@@ -24,6 +24,13 @@ def _warn(runs: list) -> None:
             typer.secho(f"warning: {w}", fg="yellow", err=True)
 
 
+def _sides(r) -> tuple[str, str]:
+    """How the table names A and B: label and method, and the run directory when that
+    alone would name both sides alike."""
+    a, b = f"{r.label_a or r.model_a} ({r.method_a})", f"{r.label_b or r.model_b} ({r.method_b})"
+    return (f"{a} {r.run_a}", f"{b} {r.run_b}") if a == b else (a, b)
+
+
 def _comparison_text(rows: list, fmt: str) -> str:
     if fmt == "json":
         return json.dumps([r.to_dict() for r in rows], indent=2)
@@ -31,7 +38,7 @@ def _comparison_text(rows: list, fmt: str) -> str:
     lines = []
     for r in rows:
         lines.append([
-            r.level, r.metric, f"{r.model_a} ({r.method_a})", f"{r.model_b} ({r.method_b})",
+            r.level, r.metric, *_sides(r),
             f"{r.score_a:.3f}", f"{r.score_b:.3f}", f"{r.diff:+.3f}",
             f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]", f"{r.p_value:.4f}{'' if r.exact_p else ' (MC)'}", str(r.n),
         ])  # fmt: skip
@@ -93,7 +100,7 @@ def score(
     _check(fmt, FORMATS, "--format")
     if resamples < 1:
         raise ConfigError("--resamples must be at least 1")
-    runs = load_runs(run_dirs, bench)
+    runs = load_runs(run_dirs, bench, one_per_cell=not compare)  # --compare: the two runs as given
     _warn(runs)
     if compare:
         if len(runs) != 2:
@@ -134,7 +141,7 @@ def leaderboard(
 
     _check(metric, TAU_METRICS, "--metric")
     _check(fmt, ("table", "markdown", "csv"), "--format")
-    runs = load_runs(run_dirs, bench)
+    runs = load_runs(run_dirs, bench, one_per_cell=True)
     _warn(runs)
     rows = score_runs(runs, metric, n_resamples=0, extra=False)  # the table shows no CI
     board = lb.build_leaderboard(rows, metric, load_reference() if reference else None)

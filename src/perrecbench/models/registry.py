@@ -51,3 +51,11 @@ def variant_for_config(spec: str, config: dict[str, Any]) -> str:
     from .llm.options import variant_from_config
 
     return variant_from_config(config)
+
+
+def adapter_label(config: dict[str, Any]) -> str:
+    """The adapter part of an LLM run's variant ("" for none): added to the label of runs
+    recorded before the variant named it."""
+    from .llm.options import adapter_label as label
+
+    return label(config)

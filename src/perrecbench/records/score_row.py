@@ -111,6 +111,11 @@ class ComparisonRow(BaseModel):
     p_value: float
     n: int
     exact_p: bool
+    #: each side's leaderboard label (model and variant, an adapter included) and run directory
+    label_a: str = ""
+    label_b: str = ""
+    run_a: str = ""
+    run_b: str = ""
 
     @field_serializer("score_a", "score_b", "diff", "ci_low", "ci_high", "p_value")
     def _finite(self, value: float) -> float | None:

@@ -52,12 +52,13 @@ def load_inputs(
     sweeps: Sequence[Path | str] = (),
     breakdowns: Sequence[str] = (),
 ) -> ReportInputs:
-    """Load the runs (a folder of runs stands for its runs) and score them like `score`.
-    A sweep directory among `paths` is a sweep (its cells are not leaderboard runs)."""
+    """Load the runs (a folder of runs stands for its runs) and score them like `score`:
+    one run per cell of a model's row (`score.runs.one_run_per_cell`). A sweep directory
+    among `paths` is a sweep (its cells are not leaderboard runs)."""
     sweep_dirs = [Path(p) for p in sweeps] + [Path(p) for p in paths if is_sweep(p)]
     run_paths = [Path(p) for p in paths if not is_sweep(p)]
     progress("loading runs", 0, 1)
-    runs = load_runs(run_paths, bench) if run_paths or not sweep_dirs else []
+    runs = load_runs(run_paths, bench, one_per_cell=True) if run_paths or not sweep_dirs else []
     progress("loading runs", 1, 1)
     rows = []
     for i, run in enumerate(runs):

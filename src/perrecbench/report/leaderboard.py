@@ -50,16 +50,22 @@ class Leaderboard:
 
 
 def row_labels(rows: Sequence[ScoreRow]) -> dict[str, str]:
-    """Run path -> row label: the model name with its variant, plus the run folder when
-    two runs of one label would fill the same cell."""
+    """Run path -> row label: the model name with its variant. Runs of one benchmark are
+    one per cell already (`score.runs.one_run_per_cell`); should two runs of one label
+    still fill the same cell (other benchmarks), the label adds the run's folder: the
+    folder of its methods' runs (`runs/ml/cf` of `runs/ml/cf/list`), so a model's methods
+    stay one row."""
     owner: dict[tuple[str, str, str], set[str]] = {}
     for r in rows:
         owner.setdefault((model_label(r), r.level, r.method), set()).add(r.run)
     clashing = {label for (label, _, _), runs in owner.items() if len(runs) > 1}
-    return {
-        r.run: (f"{model_label(r)} ({Path(r.run).name})" if model_label(r) in clashing else model_label(r))
-        for r in rows
-    }
+    return {r.run: f"{model_label(r)} ({_folder(r)})" if model_label(r) in clashing else model_label(r)
+            for r in rows}
+
+
+def _folder(r: ScoreRow) -> str:
+    path = Path(r.run)
+    return path.parent.name if path.name == r.method and path.parent.name else path.name
 
 
 def build_leaderboard(

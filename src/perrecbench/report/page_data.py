@@ -17,7 +17,7 @@ from typing import Any
 from .. import LEVELS, METHODS
 from ..errors import PerRecBenchError
 from ..run.costs import CALLS, INCONSISTENCY
-from ..score.averages import cell_averages
+from ..score.averages import cell_averages, reads_truth
 from ..score.call_costs import CallCosts, read_call_costs
 from ..score.compare import compare_runs
 from ..score.failure_counts import FailureCounts, failure_counts
@@ -80,6 +80,7 @@ class BoardLine:
     cells: dict[str, Cell]  # cell_key(level, method) -> cell
     avg: float | None  # mean of the cells present, as `leaderboard` computes it
     n_cells: int
+    model: str = ""  # the model alone (without its variant)
 
     @property
     def complete(self) -> bool:
@@ -92,6 +93,8 @@ class LeaderboardData:
     policy: str
     lines: tuple[BoardLine, ...]  # best Avg. first
     limit: float  # the colour scale runs from -limit to +limit
+    #: which run filled a cell two runs of one row claimed (`score.runs.one_run_per_cell`)
+    notes: tuple[str, ...] = ()
 
 
 def _preference_rows(rows: Sequence[Any], metric: str) -> list[Any]:
@@ -103,12 +106,14 @@ def leaderboard_data(rows: Sequence[Any], metric: str) -> LeaderboardData:
     kept = _preference_rows(rows, metric)
     labels = row_labels(kept)
     cells: dict[str, dict[str, Cell]] = {}
+    models: dict[str, str] = {}
     for r in kept:
         cells.setdefault(labels[r.run], {})[cell_key(r.level, r.method)] = Cell.from_row(r)
+        models[labels[r.run]] = r.model
     avgs = {a.model: a for a in cell_averages(kept, metric, label=lambda r: labels[r.run])}
     lines = [
         BoardLine(label, c, avgs[label].score if label in avgs else None,
-                  avgs[label].n_cells if label in avgs else 0)
+                  avgs[label].n_cells if label in avgs else 0, models[label])
         for label, c in cells.items()
     ]
     lines.sort(key=lambda b: -(b.avg if b.avg is not None else -math.inf))
@@ -273,6 +278,7 @@ class ReferenceData:
     published_method_means: dict[str, float]
     our_method_means: dict[str, float | None]
     limit: float
+    excluded: tuple[str, ...] = ()  # our rows left out of our means (they read the truth)
 
     @property
     def comparable(self) -> bool:
@@ -280,11 +286,14 @@ class ReferenceData:
 
 
 def reference_data(board: LeaderboardData, reference: Sequence[ReferenceRow]) -> ReferenceData:
+    """Our mean per method is over our models but the oracle, which reads the truth (as in
+    `correlate`); the oracle's row is still shown."""
     ours: dict[str, float | None] = {}
     for m in METHODS:
-        vals = [c.score for line in board.lines for k, c in line.cells.items()
+        vals = [c.score for line in board.lines if not reads_truth(line.model) for c in line.cells.values()
                 if c.method == m and c.score is not None]
         ours[m] = sum(vals) / len(vals) if vals else None
     limit = max(board.limit, scale_limit(v for r in reference for v in r.cells.values()))
+    excluded = tuple(line.label for line in board.lines if reads_truth(line.model))
     return ReferenceData(board.metric, tuple(reference), board.lines,
-                         method_means(list(reference)), ours, limit)
+                         method_means(list(reference)), ours, limit, excluded)

@@ -11,6 +11,15 @@ from .. import LEVELS, METHODS
 from ..records import AverageRow, ScoreRow
 from .metric_table import TAU_METRICS
 
+#: models that read the truth (tau 1, zero rating error): left out of every mean or
+#: correlation over models (`correlate`, the report's mean per method)
+ORACLES = ("baseline/oracle",)
+
+
+def reads_truth(model: str) -> bool:
+    """A model that answers from the truth, so it would pull any mean over models up."""
+    return model in ORACLES
+
 
 def cell_averages(rows: Sequence[ScoreRow], metric: str | None = None,
                   label: Callable[[ScoreRow], str] = lambda r: r.model) -> list[AverageRow]:

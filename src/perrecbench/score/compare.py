@@ -44,6 +44,7 @@ def compare_runs(a: LoadedRun, b: LoadedRun, metric: str = "tau-b", n_resamples:
             method_b=b.method, score_a=float(np.mean(xa)) if xa else math.nan,
             score_b=float(np.mean(xb)) if xb else math.nan, diff=res.mean_diff, ci_low=res.ci_low,
             ci_high=res.ci_high, p_value=res.p_value, n=res.n, exact_p=res.exact,
+            label_a=a.label, label_b=b.label, run_a=str(a.path), run_b=str(b.path),
         ))
     if not rows:
         raise ConfigError(f"{a.path} and {b.path} share no level to compare")

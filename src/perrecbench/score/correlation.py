@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..records import ScoreRow
 from ..records.analysis import CorrelationReport, CorrelationRow, GroupPoint, ModelPoint
 from . import stats
+from .averages import reads_truth
 from .metric_table import TAU, TAU_METRICS
 from .outcomes import outcomes
 from .runs import LoadedRun
@@ -34,8 +35,6 @@ from .scoring import question_value, score_run
 
 COEFFICIENTS = ("pearson", "spearman", "kendall")
 ERRORS = ("mae", "rmse", "acc")
-#: models that read the truth: left out of correlations unless asked for
-ORACLES = ("baseline/oracle",)
 MATCHES = ("label", "model")
 
 
@@ -150,9 +149,9 @@ def model_points(rows: Sequence[ScoreRow], metric: str = "tau-b", cell: str | No
     for r in rows:
         key = _key(r, match)
         if r.method == RATING and r.metric in ERRORS:
-            _put(errors[key], r.metric, r, key)
+            _put(errors[key], r.metric, r, key, match)
         elif r.method in METHODS and r.metric == metric and not math.isnan(r.score):
-            _put(cells[key], (r.level, r.method), r, key)
+            _put(cells[key], (r.level, r.method), r, key, match)
     points, notes = [], []
     for key in sorted(set(cells) | set(errors)):
         have, err = cells.get(key, {}), errors.get(key, {})
@@ -176,10 +175,10 @@ def model_points(rows: Sequence[ScoreRow], metric: str = "tau-b", cell: str | No
     return points, notes
 
 
-def _put(slot: dict, key: object, row: ScoreRow, who: str) -> None:
+def _put(slot: dict, key: object, row: ScoreRow, who: str, match: str) -> None:
     if key in slot and slot[key].run != row.run:
-        raise ConfigError(f"{who}: two runs fill the same {key} ({slot[key].run} and {row.run}); give one, "
-                          "or tell them apart by their variant (--match label)")
+        hint = "give one, or tell them apart by their variant (--match label)" if match == "model" else "give one"
+        raise ConfigError(f"{who}: two runs fill the same {key} ({slot[key].run} and {row.run}); {hint}")
     slot[key] = row
 
 
@@ -264,7 +263,7 @@ def correlate(runs: Sequence[LoadedRun], metric: str = "tau-b", cell: str | None
         raise ConfigError(f"unknown metric {metric!r}; choose from {', '.join(TAU_METRICS)}")
     if match not in MATCHES:
         raise ConfigError(f"--match {match!r}: choose from {', '.join(MATCHES)}")
-    excluded = sorted({r.model for r in runs if r.model in ORACLES}) if not include_oracle else []
+    excluded = sorted({r.model for r in runs if reads_truth(r.model)}) if not include_oracle else []
     kept = [r for r in runs if r.model not in excluded]
     rows: list[ScoreRow] = []
     for run in kept:

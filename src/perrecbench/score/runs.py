@@ -7,6 +7,12 @@ was asked but never answered counts as missing. A rating run's questions are the
 `asked` pairs of its benchmark's rating sample with the run's seed (`tasks`). Runs shown side by side that were
 asked different questions of the same benchmark are all scored on the questions they
 share, and a note says so.
+
+A table with one row per model (`leaderboard`, `score`, `report`) takes one run per
+cell: when two runs of the same model and variant answered the same level and method of
+the same benchmark (the README's tour run `runs/cf-list` beside `runs/ml/cf/list`), the
+run that asked more of the level's questions fills the cell, then the newer (`created`),
+then the one given last; the other is left out of that cell, and a note names both.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ class LoadedRun:
     #: per level, the questions the run is scored on (in benchmark order)
     questions: dict[str, list[Question]]
     warnings: list[str] = field(default_factory=list)
+    #: notes on the runs this one replaced in a cell (`one_run_per_cell`)
+    superseded: list[str] = field(default_factory=list)
 
     @property
     def model(self) -> str:
@@ -55,12 +63,23 @@ class LoadedRun:
     @property
     def variant(self) -> str:
         """The recommender's own label; runs recorded before labels existed get the one
-        their recommender would write today."""
-        if self.manifest.variant is not None:
-            return self.manifest.variant
-        from ..models.registry import variant_for_config
+        their recommender would write today. A run with a LoRA adapter always names it
+        (runs recorded before the label did get it added), so the base model and each
+        adapter are rows of their own."""
+        from ..models.registry import adapter_label, variant_for_config
 
-        return variant_for_config(self.model, self.manifest.recommender_config)
+        recorded = self.manifest.variant
+        if recorded is None:
+            return variant_for_config(self.model, self.manifest.recommender_config)
+        adapter = adapter_label(self.manifest.recommender_config)
+        if adapter and adapter not in recorded:
+            return f"{recorded}, {adapter}" if recorded else adapter
+        return recorded
+
+    @property
+    def label(self) -> str:
+        """The model with its variant, as leaderboards name rows (`ScoreRow.label`)."""
+        return f"{self.model} [{self.variant}]" if self.variant else self.model
 
 
 def load_run(run_dir: Path | str, bench: Benchmark | Path | str | None = None) -> LoadedRun:
@@ -128,16 +147,18 @@ def _runs_below(folder: Path) -> list[Path]:
     if RunDir(folder).exists() or not folder.is_dir():
         return []
     found: list[Path] = []
-    for p in sorted(q for q in folder.iterdir() if q.is_dir()):
+    for p in sorted(q for q in folder.iterdir() if q.is_dir() and not q.name.startswith(".")):
         found.extend([p] if RunDir(p).exists() else _runs_below(p))
     return found
 
 
 def load_runs(run_dirs: Sequence[Path | str], bench: Path | str | None = None,
-              shared_questions: bool = True) -> list[LoadedRun]:
+              shared_questions: bool = True, one_per_cell: bool = False) -> list[LoadedRun]:
     """Load several runs, reading each benchmark directory once. With `shared_questions`,
     runs on the same benchmark and split that were asked different questions of a level
-    are all scored on the questions every one of them was asked."""
+    are all scored on the questions every one of them was asked. With `one_per_cell`,
+    two runs that fill the same cell of a model's row are resolved first
+    (`one_run_per_cell`), so a left-out run does not narrow the others' questions."""
     if not run_dirs:
         raise ConfigError("no run directories given")
     cache: dict[str, Benchmark] = {}
@@ -148,9 +169,54 @@ def load_runs(run_dirs: Sequence[Path | str], bench: Path | str | None = None,
         if key:
             cache[key] = run.bench
         runs.append(run)
+    if one_per_cell:
+        runs = one_run_per_cell(runs)
     if shared_questions:
         restrict_to_shared(runs)
     return runs
+
+
+def _precedence(run: LoadedRun, level: str, order: int) -> tuple[int, str, int]:
+    """Who fills a contested cell: more questions asked, then newer, then given later."""
+    return (len(run.questions[level]), run.manifest.created or "", order)
+
+
+def one_run_per_cell(runs: Sequence[LoadedRun]) -> list[LoadedRun]:
+    """One run per (model and variant, level, method) of a benchmark split: a run that
+    loses every cell it shares is left out, one that loses some keeps its other levels.
+    The note (in the kept run's `warnings` and `superseded`) names both directories. A
+    directory given twice (`runs/ml runs/ml/cf`) is one run."""
+    unique = {r.path.resolve(): r for r in reversed(runs)}  # the first of each directory
+    runs = [r for r in runs if unique[r.path.resolve()] is r]
+    claims: dict[tuple[str, str, str, str, str], list[int]] = {}
+    for i, run in enumerate(runs):
+        for level in run.levels:
+            key = (run.bench.fingerprint, run.split, run.label, level, run.method)
+            claims.setdefault(key, []).append(i)
+    lost: dict[tuple[int, int], list[tuple[str, int, int]]] = {}  # (kept, dropped) -> (level, asked, asked)
+    for (*_, level, _), idx in claims.items():
+        if len(idx) < 2:
+            continue
+        winner = max(idx, key=lambda i: _precedence(runs[i], level, i))
+        for i in idx:
+            if i != winner:
+                lost.setdefault((winner, i), []).append(
+                    (level, len(runs[winner].questions[level]), len(runs[i].questions[level])))
+    for (k, d), cells in lost.items():
+        kept, dropped = runs[k], runs[d]
+        for level, _, _ in cells:
+            dropped.questions.pop(level, None)
+        more = [(n_k, n_d) for _, n_k, n_d in cells if n_k != n_d]
+        why = (f"it asked more questions ({more[0][0]} vs {more[0][1]})" if more
+               else "newer" if (kept.manifest.created or "") != (dropped.manifest.created or "")
+               else "given later")
+        levels = "/".join(level for level, _, _ in cells)
+        cell = "cell" if len(cells) == 1 else "cells"
+        note = (f"{kept.label} {kept.method} {levels}: {kept.path} and {dropped.path} fill the same {cell}; "
+                f"kept {kept.path} ({why}; rule: more questions asked, then newer)")
+        kept.warnings.append(note)
+        kept.superseded.append(note)
+    return [r for r in runs if r.questions]
 
 
 def restrict_to_shared(runs: Sequence[LoadedRun]) -> None:

@@ -8,6 +8,8 @@ unknown or mistyped option is an error naming both lists, never a silent default
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -121,4 +123,18 @@ def variant_from_config(config: dict[str, Any]) -> str:
         parts.append("relative ratings")
     if config.get("describe_items"):
         parts.append("item descriptions")
+    if adapter := adapter_label(config):
+        parts.append(adapter)
     return ", ".join(parts)
+
+
+def adapter_label(config: dict[str, Any]) -> str:
+    """The LoRA adapter a run put on its model (`hf/... --option adapter=DIR`), as the run
+    recorded it: the directory's name and the start of the hash of its files (the cache
+    key's), so the base model and each adapter are told apart; "" without one."""
+    provider = config.get("provider")
+    if not isinstance(provider, dict) or not provider.get("adapter"):
+        return ""
+    name = PurePath(str(provider["adapter"])).name
+    found = re.search(r"(?:^|;)adapter=([0-9a-f]+)", str(provider.get("endpoint") or ""))
+    return f"adapter {name}" + (f" #{found.group(1)[:8]}" if found else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from ... import LEVELS, METHODS
 from .. import colors, figures
@@ -63,13 +64,16 @@ def render(data: LeaderboardData, figs: Mapping[str, str]) -> str:
             "Avg. is the mean of the cells shown; * marks an Avg. over fewer than 9 cells. "
             f"Colours run from {fmt.score(-data.limit, 2)} (red) through 0 (chance, white) to "
             f"{fmt.score(data.limit, 2)} (blue).</p>")
-    return _summary(data) + table(board_head(), rows, "board") + note + figs.get("leaderboard-heatmap", "")
+    kept = "".join(f"<li>{esc(n)}</li>" for n in data.notes)
+    return (_summary(data) + table(board_head(), rows, "board") + note
+            + (f'<ul class="notes superseded">{kept}</ul>' if kept else "") + figs.get("leaderboard-heatmap", ""))
 
 
 def build(inputs: ReportInputs, progress: Progress) -> Section | None:
     data = leaderboard_data(inputs.rows, inputs.metric)
     if not data.lines:
         return None
+    data = replace(data, notes=tuple(n for run in inputs.runs for n in run.superseded))
     return Section(
         key="leaderboard", title="Leaderboard", data=data, render=render,
         figures=(FigureSpec("leaderboard-heatmap",

@@ -45,8 +45,9 @@ def render(data: ReferenceData, figs: Mapping[str, str]) -> str:
               "numbers the released evaluator's id-list tau with failed groups dropped. Run "
               "<code>perrecbench report ... --reference --metric official-v1</code> to score ours "
               "the published way.</p>")
-    return (caveat + f'<p class="note">Mean per method over models and levels, published / ours: {means}. '
-            "Published numbers have 2 decimals, as printed in the paper.</p>"
+    left_out = (f" (ours without {esc(', '.join(data.excluded))}: it reads the truth)" if data.excluded else "")
+    return (caveat + f'<p class="note">Mean per method over models and levels, published / ours{left_out}: '
+            f"{means}. Published numbers have 2 decimals, as printed in the paper.</p>"
             + table(board_head(), [e[2] for e in entries], "board reference")
             + figs.get("reference-avg", ""))
 
