@@ -21,6 +21,7 @@ from ..score.averages import cell_averages
 from ..score.call_costs import CallCosts, read_call_costs
 from ..score.compare import compare_runs
 from ..score.failure_counts import FailureCounts, failure_counts
+from ..score.metric_table import failure_policy
 from ..score.runs import LoadedRun
 from .colors import scale_limit
 from .leaderboard import row_labels
@@ -112,8 +113,7 @@ def leaderboard_data(rows: Sequence[Any], metric: str) -> LeaderboardData:
         for label, c in cells.items()
     ]
     lines.sort(key=lambda b: -(b.avg if b.avg is not None else -math.inf))
-    policy = ("failed groups skipped (released evaluator)" if metric == "official-v1"
-              else "a failed or missing answer scores 0")
+    policy = failure_policy(metric)
     limit = scale_limit(c.score for line in lines for c in line.cells.values())
     return LeaderboardData(metric, policy, tuple(lines), limit)
 
