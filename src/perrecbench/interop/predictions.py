@@ -263,7 +263,7 @@ def import_predictions(
     answers, problems, _ = resolve(PARSERS[fmt](source, method), questions, unknown_key=unknown)
     if problems:
         raise refusal(source, problems)
-    check_any(source, answers, f"a {split} question of {bench.path}")
+    check_any(source, answers, f"no answer in the file (no {split} question of {bench.path} is answered)")
     is_rating = method == RATING
     return write_run(
         bench, questions, answers, out_dir=out_dir, model=model, method=method, split=split, source=source,

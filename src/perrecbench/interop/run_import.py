@@ -191,7 +191,7 @@ def write_run(
     return report
 
 
-def check_any(source: Path, answers: Sequence[PredictionLine], what: str) -> None:
+def check_any(source: Path, answers: Sequence[PredictionLine], why: str) -> None:
     """A file that answers none of the questions is a mistake, not an empty run."""
     if not answers:
-        raise InputDataError(f"{source}: no answer matches {what}")
+        raise InputDataError(f"{source}: {why}")

@@ -94,7 +94,7 @@ def import_release_results(
     answers, problems, unknown = resolve(entries, questions, key_of=lambda q: q.item_id)
     if problems:  # the parser records unreadable answers as failures; kept for the contract
         raise refusal(source, problems)
-    check_any(source, answers, f"a {level} test question of {bench.path}")
+    check_any(source, answers, f"no item matches a {level} test question of {bench.path}")
     report = write_run(
         bench, questions, answers, out_dir=out_dir, model=model, method=method, split="test", source=source,
         config={"source": "authors-release-results"},

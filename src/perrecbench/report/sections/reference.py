@@ -13,7 +13,6 @@ from ..reference import ReferenceRow
 from ..section import FigureSpec, Progress, ReportInputs, Section
 from .leaderboard import avg_cell, board_head
 
-
 #: the authors' correction of their evaluator, said wherever the published rows are shown
 RECOMPUTE = ('<p class="note"><b>Uncorrected evaluator:</b> the published rows were computed with the '
              "released evaluator, which compares the id lists themselves; the authors have since corrected "
