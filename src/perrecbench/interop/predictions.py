@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,10 @@ def answer_from_json(obj: dict[str, Any], q: Question, method: str) -> Predictio
     return Prediction(question_id=qid, order=order_from_scores(scores), scores=scores, ratings=list(ratings))
 
 
+def _json_answer(obj: dict[str, Any], method: str, q: Question) -> Prediction:
+    return answer_from_json(obj, q, method)
+
+
 def _json_line(text: str, method: str) -> dict[str, Any]:
     """A line's object, its shape checked (members are checked once its question is known)."""
     try:
@@ -158,7 +163,7 @@ def parse_jsonl(path: Path, method: str) -> Iterator[Entry | Problem]:
         except ValueError as exc:
             yield Problem(lineno, MALFORMED, str(exc))
             continue
-        yield Entry(lineno, obj["question_id"], lambda q, obj=obj: answer_from_json(obj, q, method))
+        yield Entry(lineno, obj["question_id"], partial(_json_answer, obj, method))
 
 
 def parse_trec(path: Path, method: str) -> Iterator[Entry | Problem]:
@@ -183,7 +188,7 @@ def parse_trec(path: Path, method: str) -> Iterator[Entry | Problem]:
             continue
         rows.setdefault(qid, []).append((lineno, uid, rank, score))
     for qid, lines in rows.items():
-        yield Entry(lines[0][0], qid, lambda q, lines=lines: answer_from_trec(lines, q))
+        yield Entry(lines[0][0], qid, partial(answer_from_trec, lines))
 
 
 def answer_from_trec(lines: list[tuple[int, str, int, float]], q: Question) -> Prediction:

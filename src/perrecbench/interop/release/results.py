@@ -10,6 +10,7 @@ string "format_not_correct" (their parser could not read the answer).
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ def parse_release_entry(value: Any, question: Question, method: str) -> Predicti
     return Prediction(question_id=qid, order=[i - 1 for i in ids], raw=ids)
 
 
+def _answer(value: Any, method: str, question: Question) -> Prediction:
+    return parse_release_entry(value, question, method)
+
+
 def import_release_results(
     bench_dir: Path | str,
     pred_file: Path | str,
@@ -88,7 +93,7 @@ def import_release_results(
     source = Path(pred_file)
     data = read_json(source)
     entries = (
-        Entry(k, str(asin), lambda q, value=value: parse_release_entry(value, q, method))
+        Entry(k, str(asin), partial(_answer, value, method))
         for k, (asin, value) in enumerate(data.items(), 1)
     )
     answers, problems, unknown = resolve(entries, questions, key_of=lambda q: q.item_id)
