@@ -40,3 +40,18 @@ def test_published_rows_say_they_need_recomputing():
     page = reference_section.render(data, {})
     assert "Uncorrected evaluator" in page and "recomputed" in page
     assert "Not like for like" in page  # ours are official-v2, the published numbers official-v1
+
+
+@pytest.mark.parametrize("metric,text", [
+    ("tau-b", "a refusal, ...) scores 0 and is counted"),
+    ("official-v2", "a refusal, ...) is left out of official-v2 (failed groups skipped (authors&#x27; corrected "
+                    "evaluator)) and is counted"),
+])
+def test_failures_section_states_the_metric_policy(metric, text):
+    from perrecbench.report.page_data import CostData, RunCost
+    from perrecbench.report.sections import costs
+    from perrecbench.score.failure_counts import FailureCounts
+
+    run = RunCost(label="m", run="runs/m", method="list", failures=(FailureCounts("easy", 10, 0, {"refusal": 1}),),
+                  calls={}, inconsistency={}, costs=None)
+    assert text in costs.render(CostData((run,), metric), {})

@@ -228,6 +228,7 @@ class RunCost:
 @dataclass(frozen=True)
 class CostData:
     runs: tuple[RunCost, ...]
+    metric: str = "tau-b"  # whose failure policy the page states
 
     @property
     def any_failures(self) -> bool:
@@ -257,7 +258,7 @@ def cost_data(
     progress("failures and costs", len(runs), len(runs))
     method_rank = {m: i for i, m in enumerate(METHODS)}
     out.sort(key=lambda r: (order[r.label], method_rank.get(r.method, len(METHODS)), r.run))
-    return CostData(tuple(out))
+    return CostData(tuple(out), board.metric)
 
 
 # --- the published table --------------------------------------------------------------
