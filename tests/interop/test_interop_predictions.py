@@ -300,12 +300,26 @@ def test_refused_file_leaves_an_earlier_import_as_it_was(bench, tmp_path):
     assert ((out / "predictions.jsonl").read_bytes(), (out / "manifest.json").read_bytes()) == before
 
 
+def test_never_overwrites_a_run_that_was_not_imported(bench, tmp_path):
+    out = tmp_path / "run"
+    assert _import(bench, _write(tmp_path / "a.jsonl", _good_lines(bench)), "list", out).exit_code == 0
+    manifest = RunDir(out).read_manifest()
+    RunDir(out).write_manifest(manifest.model_copy(update={"imported_from": None,
+                                                           "recommender_config": {"seed": 0}}))
+    before = (out / "predictions.jsonl").read_bytes()
+    res = _import(bench, tmp_path / "a.jsonl", "list", out)
+    assert res.exit_code == 4 and "not imported this way" in res.output
+    assert (out / "predictions.jsonl").read_bytes() == before
+
+
 def test_bad_options_are_one_line_errors(bench, tmp_path):
     file = _write(tmp_path / "p.jsonl", _good_lines(bench))
     res = _import(bench, file, "point", tmp_path / "run", "--format", "trec")
     assert res.exit_code == 3 and "use --format jsonl" in res.output
     assert _import(bench, file, "rank", tmp_path / "run").exit_code == 3
     assert _import(bench, file, "list", tmp_path / "run", "--format", "csv").exit_code == 3
+    assert _import(bench, file, "list", tmp_path / "run", "--split", "tset").exit_code == 3
+    assert "no train questions" in _import(bench, file, "list", tmp_path / "run", "--split", "train").output
     empty = _write(tmp_path / "e.jsonl", [])
     res = _import(bench, empty, "list", tmp_path / "run")
     assert res.exit_code == 2 and "no answer in the file" in res.output

@@ -23,9 +23,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .. import METHODS, RATING, failures
+from .. import METHODS, RATING, SPLITS, failures
 from ..bench import Benchmark
-from ..errors import ConfigError, InputDataError
+from ..errors import BenchmarkError, ConfigError, InputDataError
 from ..models.ranking import order_from_scores
 from ..records import Prediction
 from ..tasks import DEFAULT_PAIRS, rating_questions
@@ -254,7 +254,11 @@ def import_predictions(
         raise ConfigError(f"a TREC run file holds rankings, not ratings: use --format jsonl for --method {method}")
     if not model.strip():
         raise ConfigError("--model must name the system (the run's label)")
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     bench = Benchmark(bench_dir)
+    if not bench.available(split):
+        raise BenchmarkError(f"{bench.path} has no {split} questions")
     questions = split_questions(bench, method, split, pairs, pairs_seed)
     source = Path(pred_file)
     if method == RATING:

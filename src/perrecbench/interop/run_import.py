@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bench import Benchmark
-from ..errors import InputDataError
+from ..errors import BenchmarkError, InputDataError
 from ..records import Prediction, PredictionLine, RunManifest
 from ..run.rundir import RunDir
 from ..types import Question
@@ -185,6 +185,12 @@ def write_run(
         model_config=config, variant="", imported_from={level: resolved for level in levels},
     )
     rd = RunDir(out_dir)
+    if rd.exists():  # never overwrite a model's own run, nor mix sources in one directory
+        old = rd.read_manifest()
+        if not old.imported_from or old.recommender_config.get("source") != config.get("source"):
+            raise BenchmarkError(f"{rd.path} already holds a run that was not imported this way (source "
+                                 f"{old.recommender_config.get('source', 'a model run')!r}); choose another --out "
+                                 "or delete it")
     rd.open_or_create(manifest, identity)
     keep = [r for r in rd.read_predictions(repair=True) if r.level not in set(levels)]
     rd.replace_predictions(keep + list(answers))
