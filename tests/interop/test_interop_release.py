@@ -270,7 +270,7 @@ def test_released_outputs_score_with_both_metrics(tmp_path):
     for method in FILE_METHOD.values():
         run = load_run(tmp_path / f"run-{method}")
         assert run.levels == ["easy", "medium", "hard"]
-        for metric in ("tau-b", "official-v1"):
+        for metric in ("tau-b", "official-v1", "official-v2"):
             for r in score_run(run, metric, n_resamples=100, extra=False):
                 assert (r.n_questions, r.n_failed, r.n_missing) == (200, 0, 0)
                 scores[(r.level, method, metric)] = r
@@ -301,3 +301,40 @@ def test_released_outputs_score_with_both_metrics(tmp_path):
         assert scores[(level, FILE_METHOD[tag], "official-v1")].score == pytest.approx(
             float(np.mean(taus))
         )
+
+
+
+def _ranks(ids):
+    """Best-first 1-based ids -> each user's 0-based position, indexed by user."""
+    return [list(ids).index(u) for u in range(1, len(ids) + 1)]
+
+
+def test_released_outputs_official_v2_is_the_corrected_rule(tmp_path):
+    """official-v2 on the stored gpt-4o-mini answers equals the authors' corrected rule,
+    stated here independently: rank vectors indexed by user, then scipy's kendalltau."""
+    outputs = shared_path(*OUTPUTS)
+    asins = list(json.loads((outputs / "gpt-4o-mini_hard_group_0.json").read_text()))
+    write_release(tmp_path / "rel", asins, seed=1, heldout=0)
+    bench_dir = tmp_path / "bench"
+    release.import_release(tmp_path / "rel", bench_dir)
+    bench = Benchmark(bench_dir)
+    for level, tag in (("hard", "group"), ("medium", "point"), ("hard", "pair")):
+        run_dir = tmp_path / f"run-{level}-{tag}"
+        release.import_release_results(bench_dir, outputs / f"gpt-4o-mini_{level}_{tag}_0.json", tag, level,
+                                       "gpt-4o-mini", run_dir)
+        (row,) = score_run(load_run(run_dir), "official-v2", n_resamples=10, extra=False)
+        raw = json.loads((outputs / f"gpt-4o-mini_{level}_{tag}_0.json").read_text())
+        taus = []
+        for q in bench.questions("test", level):
+            true_ids = list(np.argsort(np.array(q.true_scores()), kind="quicksort")[::-1] + 1)
+            entry = raw[q.item_id][0]
+            if tag == "point":
+                rel = np.array(entry) - np.array([u.avg_rating for u in q.users])
+                pred_ids = list(np.argsort(rel, kind="quicksort")[::-1] + 1)
+            else:
+                pred_ids = entry[0]
+            taus.append(kendalltau(_ranks(pred_ids), _ranks(true_ids)).statistic)
+        assert row.score == pytest.approx(float(np.mean(taus)))
+        v1 = score_run(load_run(run_dir), "official-v1", n_resamples=10, extra=False)[0].score
+        if level == "hard" and tag == "group":
+            assert row.score != pytest.approx(v1)  # the correction changes the published kind of number

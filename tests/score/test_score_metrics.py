@@ -95,6 +95,39 @@ def test_official_point_ids_subtract_user_average():
     assert M.official_point_ids([2, 5], [2.0, 4.5]) == [2, 1]
 
 
+def test_official_v2_authors_worked_example():
+    """The authors' README ("Kendall tau calculation"): [3,1,2] vs [1,3,2] is 1/3 once
+    corrected, -1 as first released."""
+    assert M.official_v2([3, 1, 2], [1, 3, 2]) == pytest.approx(1 / 3)
+    assert M.official_v1([3, 1, 2], [1, 3, 2]) == pytest.approx(-1.0)
+    assert M.ranks_by_user([3, 1, 2]) == [2, 3, 1]
+
+
+def _corrected_rule(pred_ids, true_ids):
+    """The corrected rule stated independently: position of each user (index = user id
+    - 1) in each best-first list, then scipy's Kendall tau of those two vectors."""
+    pred_rank = [pred_ids.index(u) for u in range(1, len(pred_ids) + 1)]
+    true_rank = [true_ids.index(u) for u in range(1, len(true_ids) + 1)]
+    return kendalltau(pred_rank, true_rank).statistic
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 6).flatmap(lambda n: st.tuples(st.permutations(range(1, n + 1)),
+                                                         st.permutations(range(1, n + 1)))))
+def test_official_v2_equals_the_rule_on_random_permutations(pair):
+    pred, true = pair
+    assert M.official_v2(pred, true) == pytest.approx(_corrected_rule(list(pred), list(true)))
+
+
+def test_official_v2_skips_what_is_not_a_permutation():
+    assert M.official_v2([1, 1, 2], [1, 2, 3]) is None
+    assert M.official_v2([0, 1, 2], [1, 2, 3]) is None
+    assert M.ranks_by_user([1, 3]) is None
+    assert M.official_v2([1], [1]) == 0.0
+    with pytest.raises(ValueError):
+        M.official_v2([1, 2], [1, 2, 3])
+
+
 def test_official_v1_edge_cases():
     assert M.official_v1([1], [1]) == 0.0
     with pytest.raises(ValueError):

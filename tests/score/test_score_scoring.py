@@ -85,6 +85,18 @@ def test_tau_b_and_official_differ_on_three_users(tmp_path):
     off = rows_by_metric(score_run(run, "official-v1"))[("medium", "official-v1")]
     assert tau.score == pytest.approx(1 / 3)  # SPEC 5 example: [3,1,2] vs [1,3,2]
     assert off.score == pytest.approx(-1.0)
+    v2 = rows_by_metric(score_run(run, "official-v2"))[("medium", "official-v2")]
+    assert v2.score == pytest.approx(1 / 3)  # the authors' correction agrees with positions
+    assert v2.failure_policy == "failed=skipped"
+
+
+def test_official_v2_skips_failed_and_missing_as_v1(bench, tmp_path):
+    run = load_run(make_run(tmp_path / "a", bench, "model-a", "list",
+                            {"medium": [ordered(Q1.id, [1, 0, 2]), failed(Q2.id)]}))
+    v1 = rows_by_metric(score_run(run, "official-v1"))[("medium", "official-v1")]
+    v2 = rows_by_metric(score_run(run, "official-v2"))[("medium", "official-v2")]
+    assert (v2.n_questions, v2.n_failed, v2.n_missing, v2.n_scored) == (3, 1, 1, 1)
+    assert (v1.n_scored, v1.failure_policy) == (v2.n_scored, v2.failure_policy)
 
 
 def test_exact_and_pair_accuracy_rows(bench, tmp_path):
@@ -136,6 +148,7 @@ def test_pointwise_tie_is_zero_in_tau_b_but_broken_by_argsort_in_official(tmp_pa
     assert (
         rows_by_metric(score_run(run, "official-v1"))[("easy", "official-v1")].score == 1.0
     )
+    assert rows_by_metric(score_run(run, "official-v2"))[("easy", "official-v2")].score == 1.0
 
 
 def test_invalid_order_counts_as_failed(bench, tmp_path):

@@ -58,7 +58,7 @@ def correlate(
                                           "rating runs (--method rating) of several models."),
     cell: str = typer.Option("avg", "--cell", help="preference score: avg (the 9-cell average) or LEVEL:METHOD, "
                              "e.g. hard:list"),
-    metric: str = typer.Option("tau-b", "--metric", help="tau-b or official-v1"),
+    metric: str = typer.Option("tau-b", "--metric", help="tau-b, official-v1 or official-v2"),
     match: str = typer.Option("label", "--match", help="pair runs by label (model and variant) or by model "
                               "(e.g. rating runs made with another prompt set)"),
     include_oracle: bool = typer.Option(False, "--include-oracle", help="keep baseline/oracle (it reads the truth)"),
@@ -109,7 +109,7 @@ def breakdown(
     buckets: int = typer.Option(4, "--buckets", help="exposure: quantile buckets"),
     top: int = typer.Option(8, "--top", help="category: the largest categories shown (the rest pooled)"),
     per_level: bool = typer.Option(False, "--per-level", help="a row per level too (default: levels pooled)"),
-    metric: str = typer.Option("tau-b", "--metric", help="tau-b or official-v1 (rating runs: MAE, RMSE, acc)"),
+    metric: str = typer.Option("tau-b", "--metric", help="tau-b, official-v1 or official-v2 (rating runs: MAE, RMSE, acc)"),
     fmt: str = typer.Option("table", "--format", help="table, json or csv"),
     out: Path | None = typer.Option(None, "--out", "-o", help="write breakdown-<by>.json, .csv and figures/ here"),
     bench: Path | None = typer.Option(None, "--bench", help="benchmark directory (default: each run's own)"),

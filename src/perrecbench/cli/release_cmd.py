@@ -1,4 +1,5 @@
-"""`import-release`, `import-release-results`, `export-release`: the authors' data layout."""
+"""`import-release`, `import-release-results`, `export-release`: the authors' data layout;
+`import-predictions`: any system's answers (JSON Lines, TREC) through the same importer."""
 
 from __future__ import annotations
 
@@ -58,6 +59,34 @@ def import_release_results_cmd(
         typer.echo(f"  failed {n}: {reason}")
 
 
+def import_predictions_cmd(
+    bench: Path = typer.Option(..., "--bench", help="Benchmark directory the predictions answer."),
+    method: str = typer.Option(..., "--method", help="point, pair, list or rating."),
+    model: str = typer.Option(..., "--model", help="The system's label (the run's model name)."),
+    file: Path = typer.Option(..., "--file", help="Predictions file: JSON Lines or a TREC run file."),
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl (default) or trec (question_id Q0 user_id rank score "
+                                                       "tag; pair/list only)."),
+    split: str = typer.Option("test", "--split", help="Split the file answers."),
+    pairs: str = typer.Option("400", "--pairs", help="rating: the pairs asked (as given to export-questions or "
+                                                     "run), or all."),
+    pairs_seed: int = typer.Option(0, "--pairs-seed", help="rating: seed of the pair sample."),
+    out: Path = typer.Option(..., "--out", help="Run directory to write."),
+) -> None:
+    """Check a predictions file from any system one-to-one against the benchmark and write it
+    as a run directory for `perrecbench score`. Any bad line refuses the whole file."""
+    from ..interop.predictions import import_predictions
+    from ..run.plan import parse_pairs
+
+    rep = import_predictions(bench, file, method, model, out, fmt, split, parse_pairs(pairs), pairs_seed)
+    typer.echo(f"wrote {rep.written} {rep.split} {rep.method} answers to {rep.run_dir} ({rep.failed} failed, "
+               f"{rep.missing} questions without an answer, scored as missing)")
+    for level, n in rep.missing_by_level.items():
+        if n:
+            typer.secho(f"  missing {n} {level} questions", fg="yellow", err=True)
+    for reason, n in sorted(rep.failures.items()):
+        typer.echo(f"  failed {n}: {reason}")
+
+
 def export_release_cmd(
     bench: Path = typer.Option(..., "--bench", help="Benchmark directory."),
     out: Path = typer.Option(..., "--out", help="Folder playing the role of the release's data/."),
@@ -73,4 +102,5 @@ def register(app: typer.Typer) -> None:
     """Add the release commands."""
     app.command("import-release")(import_release_cmd)
     app.command("import-release-results")(import_release_results_cmd)
+    app.command("import-predictions")(import_predictions_cmd)
     app.command("export-release")(export_release_cmd)

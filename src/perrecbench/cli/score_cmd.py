@@ -69,7 +69,7 @@ def _comparison_text(rows: list, fmt: str) -> str:
 def score(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories to score."),
     metric: str = typer.Option(
-        "tau-b", "--metric", help="tau-b (default, failed=0) or official-v1 (released evaluator)."
+        "tau-b", "--metric", help="tau-b (default, failed=0), official-v1 (released evaluator) or official-v2 (its correction)."
     ),
     fmt: str = typer.Option("table", "--format", help="table, json, csv or markdown."),
     bench: Path | None = typer.Option(
@@ -125,7 +125,7 @@ def score(
 
 def leaderboard(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories (one per model x method)."),
-    metric: str = typer.Option("tau-b", "--metric", help="tau-b (default) or official-v1."),
+    metric: str = typer.Option("tau-b", "--metric", help="tau-b (default), official-v1 or official-v2."),
     fmt: str = typer.Option("table", "--format", help="table, markdown or csv."),
     bench: Path | None = typer.Option(None, "--bench", help="Benchmark directory override."),
     reference: bool = typer.Option(

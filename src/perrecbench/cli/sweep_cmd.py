@@ -42,7 +42,7 @@ def sweep(
     reask: str = typer.Option("transient", "--reask", help="transient, all or none (as for run)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="count the requests and cost of every cell; call nothing"),
     progress: bool = typer.Option(True, help="show progress"),
-    metric: str = typer.Option("tau-b", "--metric", help="tau-b or official-v1"),
+    metric: str = typer.Option("tau-b", "--metric", help="tau-b, official-v1 or official-v2"),
     resamples: int = typer.Option(1000, "--resamples", help="bootstrap resamples of the table"),
     base_url: list[str] = typer.Option([], "--base-url", help="OpenAI-compatible server; repeat for replicas",
                                        rich_help_panel=_LLM),

@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import LEVELS, METHODS
 from ..records import ScoreRow
 from ..score.averages import cell_averages
-from ..score.metric_table import TAU_METRICS
+from ..score.metric_table import TAU_METRICS, skips_failures
 from .reference import NOTE, ReferenceRow
 
 COLUMNS = [(lv, m) for lv in LEVELS for m in METHODS]
@@ -91,7 +91,7 @@ def build_leaderboard(
         board[avg.model].avg = avg.score
         board[avg.model].avg_complete = avg.complete
     ours = sorted(board.values(), key=lambda b: -(b.avg if b.avg is not None else -math.inf))
-    policy = "failed groups skipped" if metric == "official-v1" else "failed or missing answer = 0"
+    policy = "failed groups skipped" if skips_failures(metric) else "failed or missing answer = 0"
     notes = [f"ours: {metric}, {policy}; * = Avg. over fewer than 9 cells"]
     published = []
     if reference:

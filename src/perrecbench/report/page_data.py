@@ -21,6 +21,7 @@ from ..score.averages import cell_averages, reads_truth
 from ..score.call_costs import CallCosts, read_call_costs
 from ..score.compare import compare_runs
 from ..score.failure_counts import FailureCounts, failure_counts
+from ..score.metric_table import failure_policy
 from ..score.runs import LoadedRun
 from .colors import scale_limit
 from .leaderboard import row_labels
@@ -117,8 +118,7 @@ def leaderboard_data(rows: Sequence[Any], metric: str) -> LeaderboardData:
         for label, c in cells.items()
     ]
     lines.sort(key=lambda b: -(b.avg if b.avg is not None else -math.inf))
-    policy = ("failed groups skipped (released evaluator)" if metric == "official-v1"
-              else "a failed or missing answer scores 0")
+    policy = failure_policy(metric)
     limit = scale_limit(c.score for line in lines for c in line.cells.values())
     return LeaderboardData(metric, policy, tuple(lines), limit)
 
@@ -233,6 +233,7 @@ class RunCost:
 @dataclass(frozen=True)
 class CostData:
     runs: tuple[RunCost, ...]
+    metric: str = "tau-b"  # whose failure policy the page states
 
     @property
     def any_failures(self) -> bool:
@@ -262,7 +263,7 @@ def cost_data(
     progress("failures and costs", len(runs), len(runs))
     method_rank = {m: i for i, m in enumerate(METHODS)}
     out.sort(key=lambda r: (order[r.label], method_rank.get(r.method, len(METHODS)), r.run))
-    return CostData(tuple(out))
+    return CostData(tuple(out), board.metric)
 
 
 # --- the published table --------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The paper's published table (SPEC 7), shipped as package data for side-by-side reports.
 
 The published numbers come from the released evaluator: Kendall tau between id lists
-("official-v1"), with failed groups dropped, rounded to two decimals.
+("official-v1"), with failed groups dropped, rounded to two decimals. The authors have
+since corrected their evaluator ("official-v2": tau between per-user rank vectors) and
+ask that taus computed with the old one be recomputed; the published table was not.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from .. import LEVELS, METHODS
 from ..errors import InputDataError
 
 RESOURCE = "paper_table.csv"
-NOTE = "published: released evaluator (id-list tau, failed groups dropped), 2 decimals"
+NOTE = ("published: released evaluator (id-list tau, failed groups dropped), 2 decimals; computed with the "
+        "uncorrected evaluator, which the authors ask to recompute (official-v2 is their correction)")
 
 
 @dataclass(frozen=True)

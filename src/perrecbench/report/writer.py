@@ -101,7 +101,8 @@ def _footer(inputs: ReportInputs) -> str:
         "<code>data-*</code> attributes.",
         "With <code>tau-b</code> every model is scored on every question: a failed or missing "
         "answer counts as 0 (chance). <code>official-v1</code> reproduces the released evaluator, "
-        "which drops failed groups.",
+        "which drops failed groups; <code>official-v2</code> the authors' corrected one (tau between "
+        "per-user rank vectors), which drops them too.",
     ]
     return ("<h3>About these numbers</h3><ul>" + "".join(f"<li>{r}</li>" for r in rules)
             + f"</ul><p>Made by perrecbench {esc(__version__)} · "

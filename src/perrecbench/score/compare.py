@@ -20,8 +20,8 @@ def compare_runs(a: LoadedRun, b: LoadedRun, metric: str = "tau-b", n_resamples:
     """Per shared level: paired difference of per-question values, bootstrap CI, sign-flip p.
 
     Questions pair by id: those both runs are scored on. tau-b pairs every such question
-    (failed = 0); official-v1 pairs the questions both runs answered, as the released
-    evaluator would score them.
+    (failed = 0); official-v1 and official-v2 pair the questions both runs answered, as
+    the authors' evaluators would score them.
     """
     if metric not in TAU:
         raise ConfigError(f"unknown metric {metric!r}; choose from {', '.join(TAU_METRICS)}")

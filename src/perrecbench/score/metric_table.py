@@ -4,7 +4,7 @@ Three kinds, each with its failure policy (SPEC 5: every model shares one denomi
 
 * per-question metrics (`QUESTIONS`): a value per answered question, averaged over the
   questions; a failed or missing answer scores `on_failure` (0, chance) or is skipped
-  (None: the released evaluator's policy, reported as such);
+  (None: the authors' evaluators' policy, reported as such; `failure_policy` words it);
 * pooled metrics (`POOLED`): statistics over the members of the answered questions
   (MAE, RMSE, Pearson of pointwise runs; MAE, RMSE and rounded-rating accuracy of the
   rating task); failed answers have no rating and are left out of the statistic and
@@ -37,11 +37,14 @@ POLICY_ANSWERED = "answered questions"
 @dataclass(frozen=True)
 class QuestionMetric:
     """A value per question; `on_failure` is the value of a failed or missing answer
-    (None: such questions are skipped)."""
+    (None: such questions are skipped). `value` may return None for an answer the
+    metric itself cannot score (skipped too)."""
 
     name: str
-    value: Callable[[Question, Prediction, str], float]  # (question, ok answer, method)
+    value: Callable[[Question, Prediction, str], float | None]  # (question, ok answer, method)
     on_failure: float | None = 0.0
+    #: whose evaluator this reproduces, for the failure policy's wording ("" = ours)
+    evaluator: str = ""
 
     @property
     def policy(self) -> str:
@@ -72,6 +75,10 @@ def _official_v1(q: Question, pred: Prediction, method: str) -> float:
     return metrics.official_v1(predicted_ids(pred, q, method), metrics.official_true_ids(q.true_scores()))
 
 
+def _official_v2(q: Question, pred: Prediction, method: str) -> float | None:
+    return metrics.official_v2(predicted_ids(pred, q, method), metrics.official_true_ids(q.true_scores()))
+
+
 def _exact(q: Question, pred: Prediction, method: str) -> float:
     scores = predicted_scores(pred, method)
     if len(set(scores)) < len(scores):  # a tied answer is not an exact order
@@ -85,7 +92,9 @@ def _pair_acc(q: Question, pred: Prediction, method: str) -> float:
 
 TAU = {
     "tau-b": QuestionMetric("tau-b", _tau_b),
-    "official-v1": QuestionMetric("official-v1", _official_v1, on_failure=None),
+    "official-v1": QuestionMetric("official-v1", _official_v1, on_failure=None, evaluator="released evaluator"),
+    "official-v2": QuestionMetric("official-v2", _official_v2, on_failure=None,
+                                  evaluator="authors' corrected evaluator"),
 }
 #: reported beside the chosen tau metric
 EXTRA = {
@@ -94,6 +103,21 @@ EXTRA = {
 }
 QUESTIONS = {**TAU, **EXTRA}
 TAU_METRICS = tuple(TAU)
+
+
+def skips_failures(metric: str) -> bool:
+    """Whether `metric` skips failed and missing answers (the authors' evaluators) rather
+    than scoring them 0."""
+    spec = QUESTIONS.get(metric)
+    return spec is not None and spec.on_failure is None
+
+
+def failure_policy(metric: str) -> str:
+    """The failure policy of `metric` in words, for pages and tables."""
+    spec = QUESTIONS.get(metric)
+    if spec is not None and spec.on_failure is None:
+        return f"failed groups skipped ({spec.evaluator})" if spec.evaluator else "failed groups skipped"
+    return "a failed or missing answer scores 0"
 
 
 # --- pooled over members -------------------------------------------------------------------

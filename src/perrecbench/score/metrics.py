@@ -98,6 +98,41 @@ def official_v1(pred_ids_best_first: Sequence[int], true_ids_best_first: Sequenc
     return 0.0 if math.isnan(value) else value
 
 
+def ranks_by_user(ids_best_first: Sequence[int]) -> list[int] | None:
+    """A best-first list of 1-based ids as 1-based positions indexed by user:
+    `[3, 1, 2]` -> `[2, 3, 1]` (user 1 is second, user 2 third, user 3 first).
+    None when the list is not a permutation of 1..n."""
+    n = len(ids_best_first)
+    if sorted(ids_best_first) != list(range(1, n + 1)):
+        return None
+    ranks = [0] * n
+    for pos, uid in enumerate(ids_best_first, 1):
+        ranks[uid - 1] = pos
+    return ranks
+
+
+def official_v2(pred_ids_best_first: Sequence[int], true_ids_best_first: Sequence[int]) -> float | None:
+    """The authors' corrected evaluator: Kendall tau between per-user rank vectors.
+
+    Both best-first id lists become positions indexed by user (`ranks_by_user`) before
+    `scipy.stats.kendalltau`, so `[3,1,2]` vs `[1,3,2]` gives +1/3 (`official_v1`: -1).
+    A list that is not a permutation of 1..n is skipped: None. Undefined (n < 2): 0.0.
+    """
+    from scipy.stats import kendalltau
+
+    if len(pred_ids_best_first) != len(true_ids_best_first):
+        raise ValueError(
+            f"length mismatch: {len(pred_ids_best_first)} predicted vs {len(true_ids_best_first)} true ids"
+        )
+    pred, true = ranks_by_user(pred_ids_best_first), ranks_by_user(true_ids_best_first)
+    if pred is None or true is None:
+        return None
+    if len(pred) < 2:
+        return 0.0
+    value = float(kendalltau(pred, true).statistic)
+    return 0.0 if math.isnan(value) else value
+
+
 def exact_order(pred_order: Sequence[int], true_order: Sequence[int]) -> float:
     """1.0 when the predicted best-first order equals the true one, else 0.0 (empty: 1.0)."""
     return 1.0 if list(pred_order) == list(true_order) else 0.0

@@ -127,7 +127,10 @@ def load_run(run_dir: Path | str, bench: Benchmark | Path | str | None = None) -
             warnings.append(f"{rd.path}: asked {len(asked)} of the {len(every)} {split} {level} questions "
                             "(--limit); scored on those")
         unanswered = sum(1 for q in asked if (level, q.id) not in preds)
-        if unanswered:
+        if unanswered and manifest.imported_from:
+            warnings.append(f"{rd.path}: {unanswered} of its {len(asked)} {level} questions have no answer in "
+                            "the imported file (scored as missing = 0)")
+        elif unanswered:
             warnings.append(f"{rd.path}: incomplete, {unanswered} of its {len(asked)} {level} questions have "
                             "no answer (scored as missing = 0); run the same command again to finish it")
     return LoadedRun(Path(run_dir), manifest, bench, preds, questions, warnings)

@@ -1,4 +1,5 @@
-"""The authors' prediction files (their parsed answers of one model) as run directories.
+"""The authors' prediction files (their parsed answers of one model) as run directories:
+this format's parser for the one importer (`interop.run_import`).
 
 A file is `{query_asin: [entry for each group]}`; only the first group of each item
 counts, as in their evaluator. A pointwise entry is the predicted 1-5 ratings in member
@@ -9,32 +10,22 @@ string "format_not_correct" (their parser could not read the answer).
 from __future__ import annotations
 
 import json
-from collections import Counter
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ... import LEVELS, METHODS, failures
 from ...bench import Benchmark
-from ...errors import ConfigError, InputDataError
+from ...errors import ConfigError
 from ...failures import Failure
 from ...models.ranking import order_from_scores
-from ...records import Prediction, PredictionLine, RunManifest
-from ...run.rundir import RunDir
+from ...records import Prediction
 from ...types import Question
+from ..run_import import Entry, ImportReport, check_any, refusal, resolve, write_run
 from .layout import FAILED_MARK, read_json
 
-
-@dataclass
-class ResultsImportReport:
-    run_dir: Path
-    level: str
-    method: str
-    written: int = 0
-    failed: int = 0
-    unknown_items: int = 0  # in the file, not in the benchmark level
-    missing: int = 0  # in the benchmark level, not in the file
-    failures: Counter = field(default_factory=Counter)
+#: the report of an import (one class for every format)
+ResultsImportReport = ImportReport
 
 
 def _failed(qid: str, failure: Failure, raw: Any, why: str) -> Prediction:
@@ -72,6 +63,10 @@ def parse_release_entry(value: Any, question: Question, method: str) -> Predicti
     return Prediction(question_id=qid, order=[i - 1 for i in ids], raw=ids)
 
 
+def _answer(value: Any, method: str, question: Question) -> Prediction:
+    return parse_release_entry(value, question, method)
+
+
 def import_release_results(
     bench_dir: Path | str,
     pred_file: Path | str,
@@ -79,12 +74,14 @@ def import_release_results(
     level: str,
     model: str,
     out_dir: Path | str,
-) -> ResultsImportReport:
+) -> ImportReport:
     """Turn one of the authors' prediction files into a run directory (split "test").
 
-    Items absent from the file are not written, so the scorer counts them as missing.
-    Importing another level into the same run directory adds it; importing a level
-    again replaces that level's answers.
+    The file names items, not questions: each resolves to the item's first group of
+    the level; items the level does not have are counted and ignored (their files cover
+    every category), and items absent from the file are not written, so the scorer
+    counts them as missing. Importing another level into the same run directory adds
+    it; importing a level again replaces that level's answers.
     """
     method = "list" if method == "group" else method
     if method not in METHODS:
@@ -92,37 +89,21 @@ def import_release_results(
     if level not in LEVELS:
         raise ConfigError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
     bench = Benchmark(bench_dir)
-    by_item: dict[str, Question] = {}
-    for q in bench.questions("test", level):
-        by_item.setdefault(q.item_id, q)
-    data = read_json(Path(pred_file))
-    rd = RunDir(out_dir)
-    report = ResultsImportReport(Path(out_dir), level, method)
-    new: list[PredictionLine] = []
-    for asin, value in data.items():
-        found = by_item.get(str(asin))
-        if found is None:
-            report.unknown_items += 1
-            continue
-        q = found
-        pred = parse_release_entry(value, q, method)
-        new.append(PredictionLine(level=level, split="test", prediction=pred))
-        report.written += 1
-        if not pred.ok:
-            report.failed += 1
-            report.failures[str(pred.failure)] += 1
-    report.missing = len(by_item) - len({r.prediction.question_id for r in new})
-    if not new:
-        raise InputDataError(
-            f"{pred_file}: no item matches a {level} test question of {bench.path}"
-        )
-    manifest = RunManifest(
-        model=model, method=method, split="test", bench=str(bench.path.resolve()), bench_name=bench.name,
-        bench_fingerprint=bench.fingerprint, levels=[level], asked=None,
-        model_config={"source": "authors-release-results"}, variant="",
-        imported_from={level: str(Path(pred_file).resolve())},
+    questions = {level: bench.questions("test", level)}
+    source = Path(pred_file)
+    data = read_json(source)
+    entries = (
+        Entry(k, str(asin), partial(_answer, value, method))
+        for k, (asin, value) in enumerate(data.items(), 1)
     )
-    rd.open_or_create(manifest, ("model", "method", "split", "bench_fingerprint"))
-    keep = [r for r in rd.read_predictions(repair=True) if r.level != level]
-    rd.replace_predictions(keep + new)
+    answers, problems, unknown = resolve(entries, questions, key_of=lambda q: q.item_id)
+    if problems:  # the parser records unreadable answers as failures; kept for the contract
+        raise refusal(source, problems)
+    check_any(source, answers, f"no item matches a {level} test question of {bench.path}")
+    report = write_run(
+        bench, questions, answers, out_dir=out_dir, model=model, method=method, split="test", source=source,
+        config={"source": "authors-release-results"},
+        identity=("model", "method", "split", "bench_fingerprint"),
+    )
+    report.unknown = unknown
     return report

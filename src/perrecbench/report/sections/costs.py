@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ... import LEVELS
+from ...score.metric_table import failure_policy, skips_failures
 from .. import figures
 from .. import formatting as fmt
 from ..html import attrs, esc, label_cell, table
@@ -71,8 +72,11 @@ def render(data: CostData, figs: Mapping[str, str]) -> str:
             f'<td class="num">{fmt.count(r.n_missing)}</td><td>{_categories(r)}</td>'
             + ("".join(_calls_cell(r, lv) for lv in LEVELS) if counted else "")
             + (_cost_cells(r) if logged else "") + "</tr>")
-    notes = ['A failed answer (unparseable, not a permutation, a refusal, ...) scores 0 and is '
-             "counted under its category; a missing one was never answered (an interrupted run)."]
+    scored = (f"is left out of {esc(data.metric)} ({esc(failure_policy(data.metric))})"
+              if skips_failures(data.metric) else "scores 0")
+    notes = [f"A failed answer (unparseable, not a permutation, a refusal, ...) {scored} and is "
+             "counted under its category; a missing one was never answered (an interrupted run, or a question an imported "
+             "file leaves out)."]
     if counted:
         notes.append("Calls per question count every model call of an answered question: retries "
                      "and self-consistency samples included, and for pairwise runs one call per "

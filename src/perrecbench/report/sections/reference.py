@@ -13,6 +13,12 @@ from ..reference import ReferenceRow
 from ..section import FigureSpec, Progress, ReportInputs, Section
 from .leaderboard import avg_cell, board_head
 
+#: the authors' correction of their evaluator, said wherever the published rows are shown
+RECOMPUTE = ('<p class="note"><b>Uncorrected evaluator:</b> the published rows were computed with the '
+             "released evaluator, which compares the id lists themselves; the authors have since corrected "
+             "it (tau between per-user rank vectors, <code>--metric official-v2</code>) and ask that taus "
+             "computed with the old one be recomputed. These rows have not been.</p>")
+
 
 def _published_row(ref: ReferenceRow, limit: float) -> str:
     cells = []
@@ -48,6 +54,7 @@ def render(data: ReferenceData, figs: Mapping[str, str]) -> str:
     left_out = (f" (ours without {esc(', '.join(data.excluded))}: it reads the truth)" if data.excluded else "")
     return (caveat + f'<p class="note">Mean per method over models and levels, published / ours{left_out}: '
             f"{means}. Published numbers have 2 decimals, as printed in the paper.</p>"
+            + RECOMPUTE
             + table(board_head(), [e[2] for e in entries], "board reference")
             + figs.get("reference-avg", ""))
 
