@@ -24,6 +24,7 @@ def _register() -> None:
         analysis_cmd,
         build_cmd,
         demo_cmd,
+        models_cmd,
         prompt_cmd,
         release_cmd,
         report_cmd,
@@ -34,7 +35,7 @@ def _register() -> None:
     )
 
     for mod in (demo_cmd, build_cmd, release_cmd, run_cmd, sweep_cmd, score_cmd, analysis_cmd, report_cmd,
-                prompt_cmd, train_cmd):
+                prompt_cmd, train_cmd, models_cmd):
         mod.register(app)
 
 
