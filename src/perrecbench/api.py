@@ -110,6 +110,9 @@ def evaluate(model: Recommender | str, bench: Benchmark | Path | str, *, out: Pa
         instance = model
         if not instance.name or instance.name == Recommender.name:
             instance.name = model_spec(instance)
+    elif isinstance(model, type) and issubclass(model, Recommender):
+        raise ConfigError(f"evaluate() takes a recommender object: {model.__name__}() or {model.__name__}(options), "
+                          "not the class")
     else:
         raise ConfigError(f"evaluate() takes a perrecbench Recommender or a model spec, not {type(model).__name__}")
     dirs = run_dirs_for(Path(out), method_list)

@@ -127,6 +127,7 @@ def test_specs_that_name_nothing_usable_are_one_clear_error(tmp_path):
         f"{tmp_path / 'abstract.py'}:Half": "does not implement score_users",
         "no_such_module_xyz.sub:X": "no module named 'no_such_module_xyz'",
         "nothing-installed-by-this-name": "unknown model",
+        "./myrec.py": "name the class in the file too",
     }
     for spec, message in cases.items():
         with pytest.raises(ConfigError, match=message):
@@ -206,6 +207,13 @@ def test_evaluate_returns_the_rows_score_prints(bench, tmp_path):
     assert perrecbench.evaluate(RecentTaste({"k": 2}), str(bench), methods="list,point", out=out, limit=3) == rows
     with pytest.raises(ConfigError, match="unknown option"):
         RecentTaste({"depth": 1})
+    with pytest.raises(ConfigError, match=r"takes a recommender object: RecentTaste\(\)"):
+        perrecbench.evaluate(RecentTaste, b, methods=["list"], out=tmp_path / "cls")
+    by_spec = perrecbench.evaluate(MYREC, b, methods=["list"], out=tmp_path / "spec", limit=3, options={"k": 2})
+    def strip(rs):
+        return [{k: v for k, v in r.items() if k != "run"} for r in rs]
+
+    assert strip(by_spec) == strip([r for r in rows if r["method"] == "list"])  # the same model, named
 
 
 def test_evaluate_labels_an_unnamed_object_and_runs_inside_an_event_loop(bench, tmp_path):

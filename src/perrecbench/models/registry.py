@@ -153,6 +153,8 @@ def resolve(spec: str) -> ModelEntry:
 
         register_plugin(prefix, obj)
         return ModelEntry(spec=spec, backend=prefix, model=name, label=spec)
+    if spec.endswith(".py"):
+        raise ConfigError(f"{spec}: name the class in the file too, --model {spec}:ClassName")
     kinds = ", ".join(["baseline/<name>", *(f"{b}/<model>" for b in backends), "PATH.py:Class", "module:Class",
                        *(ep.name for ep in plugins.installed())])
     raise ConfigError(f"unknown model {spec!r}: use {kinds}")
