@@ -396,3 +396,42 @@ def test_an_installed_plugin_through_its_entry_point(plugin_python, bench, tmp_p
                  "--out", str(tmp_path / "x"), cwd=tmp_path)
     assert bad.returncode != 0 and "is an LLM provider: name a model, --model example-first/<model>" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def _commands() -> set[str]:
+    from perrecbench.cli.main import app
+
+    return {c.name for c in app.registered_commands if c.name}
+
+
+def test_a_predictions_file_scores_as_the_class_it_mirrors(bench, tmp_path):
+    """export-questions -> the example script -> import-predictions scores exactly as the
+    same rule run as a class (skipped on a branch without those two commands)."""
+    if not {"export-questions", "import-predictions"} <= _commands():
+        pytest.skip("export-questions / import-predictions are not on this branch")
+    assert invoke(["export-questions", "--bench", str(bench), "--split", "test", "--out",
+                   str(tmp_path / "q.jsonl")]).exit_code == 0
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-I", str(EXAMPLES / "predictions_from_questions.py"),
+                           str(tmp_path / "q.jsonl"), str(tmp_path / "p.jsonl"), "--k", "2"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    res = invoke(["import-predictions", "--bench", str(bench), "--method", "list", "--model", "recent-taste",
+                  "--file", str(tmp_path / "p.jsonl"), "--out", str(tmp_path / "imported")])
+    assert res.exit_code == 0, res.output
+    assert _run(bench, MYREC, tmp_path / "class", "list", "--option", "k=2").exit_code == 0
+    imported, native = _score_json(tmp_path / "imported"), _score_json(tmp_path / "class")
+    assert [(r["level"], r["score"]) for r in imported if r["metric"] == "tau-b"] == \
+        [(r["level"], r["score"]) for r in native if r["metric"] == "tau-b"]
+
+
+def test_the_package_root_offers_the_api_lazily():
+    code = ("import sys, perrecbench; assert 'perrecbench.api' not in sys.modules; "
+            "from perrecbench import Prediction, Question, Recommender, ScoreRecommender, evaluate, open_benchmark, "
+            "score_runs; assert 'perrecbench.api' in sys.modules; assert 'evaluate' in dir(perrecbench); "
+            "assert Question.__module__ == 'perrecbench.types' and Prediction.__module__ == 'perrecbench.records.prediction'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert proc.returncode == 0, proc.stderr
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        perrecbench.nope  # noqa: B018
