@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -348,9 +349,11 @@ def plugin_python(tmp_path_factory):
                           check=True, capture_output=True, text=True).stdout.strip()
     here = [p for p in sys.path if p and Path(p).is_dir() and ("site-packages" in p or p.endswith("src"))]
     (Path(site) / "perrecbench_parent.pth").write_text("".join(f"{p}\n" for p in here))
+    source = root / "plugin"  # a copy: pip builds in the source folder
+    shutil.copytree(EXAMPLES / "plugin", source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-                    "--no-build-isolation", "--no-index", "--disable-pip-version-check", "-q",
-                    str(EXAMPLES / "plugin")], check=True, capture_output=True, cwd=root)
+                    "--no-build-isolation", "--no-index", "--disable-pip-version-check", "-q", str(source)],
+                   check=True, capture_output=True, cwd=root)
     return python
 
 
