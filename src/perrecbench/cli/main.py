@@ -25,6 +25,7 @@ def _register() -> None:
         build_cmd,
         demo_cmd,
         export_questions_cmd,
+        models_cmd,
         prompt_cmd,
         release_cmd,
         report_cmd,
@@ -35,7 +36,7 @@ def _register() -> None:
     )
 
     for mod in (demo_cmd, build_cmd, release_cmd, run_cmd, sweep_cmd, score_cmd, analysis_cmd, report_cmd,
-                prompt_cmd, train_cmd, export_questions_cmd):
+                prompt_cmd, train_cmd, export_questions_cmd, models_cmd):
         mod.register(app)
 
 

@@ -26,7 +26,7 @@ _DRY = "Dry run"
 
 def run(
     bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
-    model: str = typer.Option(..., "--model", "-m", help="baseline/<name>, openai/<model> or anthropic/<model>"),
+    model: str = typer.Option(..., "--model", "-m", help="baseline/<name>, openai/<model>, anthropic/<model>, hf/<model>, PATH.py:Class, module:Class or an installed plugin (perrecbench models lists them)"),
     method: str = typer.Option(..., "--method", help="point, pair, list, rating (rating prediction), several "
                                "(point,pair,list,rating) or all (= point,pair,list)"),
     out: Path = typer.Option(..., "--out", "-o", help="run directory (resumed if it exists); with several "
@@ -122,6 +122,8 @@ def run(
             "prices": str(prices) if prices else None,
         },
     )
+    for warning in request.entry.warnings:
+        console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
     if dry_run:
         _dry_run(request)
         return
@@ -154,19 +156,18 @@ def _dry_run(request: RunRequest) -> None:
     from ..models.llm.estimate import estimate_run
     from ..models.llm.pricing import PRICES_AS_OF
     from ..models.llm.recommender import LLMRecommender
-    from ..models.registry import create_model, is_llm
     from ..report.run_text import estimate_lines
     from ..tasks import questions_for
 
     bench = Benchmark(request.bench)
-    if not is_llm(request.model):
-        create_model(request.model, request.model_options())  # options are still checked
+    if not request.entry.llm:
+        request.entry.create(request.model_options())  # options are still checked
         console.print(f"dry run: {request.model} makes no model calls")
         return
     options = request.model_options()
     for method in request.methods:
-        rec = create_model(request.model, options)
-        assert isinstance(rec, LLMRecommender)  # is_llm above
+        rec = request.entry.create(options)
+        assert isinstance(rec, LLMRecommender)  # entry.llm above
         path = Path(options.get("cache_path") or default_cache_path())
         cache = ResponseCache(path) if options.get("cache", True) and path.exists() else None
         try:

@@ -75,6 +75,8 @@ def sweep(
                    "cache_path": str(cache_path) if cache_path else None, "prices": str(prices) if prices else None,
                    "templates": str(templates) if templates else None},
     )
+    for warning in request.entry.warnings:
+        console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
     if dry_run:
         _dry_run(request)
         return
@@ -128,15 +130,14 @@ def _table(out: Path, metric: str, resamples: int) -> None:
 
 def _dry_run(request: SweepRequest) -> None:
     from ..bench import Benchmark
-    from ..models.registry import create_model, is_llm
     from ..report.run_text import fmt_cost, fmt_tokens
     from ..tasks import questions_for
 
     bench = Benchmark(request.bench)
     cells = request.cells()
-    if not is_llm(request.model):
+    if not request.entry.llm:
         for cell in cells:
-            create_model(request.model, request.cell_options(cell))  # options are still checked
+            request.entry.create(request.cell_options(cell))  # options are still checked
         console.print(f"dry run: {len(cells)} cells of {request.model}, which makes no model calls")
         return
     from ..models.llm.cache import ResponseCache, default_cache_path
@@ -150,7 +151,7 @@ def _dry_run(request: SweepRequest) -> None:
     cost: float | None = 0.0
     try:
         for cell in cells:
-            rec = create_model(request.model, request.cell_options(cell))
+            rec = request.entry.create(request.cell_options(cell))
             assert isinstance(rec, LLMRecommender)
             rec.load(bench, request.split, cache)
             for method in request.methods:

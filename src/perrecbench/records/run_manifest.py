@@ -7,9 +7,14 @@ questions it was given, not as a model that failed the rest. A rating-prediction
 (method `rating`, level `rating`; see `perrecbench.tasks`) also records the seed of its
 pair sample (`rating_seed`), part of its identity; `asked` holds its number of pairs.
 
+A run of a user's or a plugin's class (`--model ./myrec.py:MyRec`) records how the
+model was named (`model_spec`) and the sha256 of the class's source file
+(`model_source`, part of the identity: a run directory made with another version of
+the class is not resumed).
+
 Format versions: 1 (no `variant`, `asked`, `provenance`; prediction lines kept pair
 statistics and the like in `extra`), 2 (today; `rating_seed` is an optional field of
-version 2: runs without it read as before, and an older reader of a rating run stops
+version 2, as are `model_spec` and `model_source`: runs without them read as before, and an older reader of a rating run stops
 at its unknown level with a clear error).
 """
 
@@ -24,7 +29,7 @@ from .versioning import StoredRecord
 
 NAME = "manifest.json"
 #: manifest fields that say whether a directory holds the same run (resume) or another
-IDENTITY = ("model", "method", "split", "bench_fingerprint", "model_config", "rating_seed")
+IDENTITY = ("model", "method", "split", "bench_fingerprint", "model_config", "rating_seed", "model_source")
 #: config keys renamed since version 1
 _RENAMED_CONFIG = {"max_parse_retries": "max_resamples"}
 
@@ -49,6 +54,9 @@ class RunManifest(StoredRecord):
     #: the rating task's sample seed (method `rating` only)
     rating_seed: int | None = None
     recommender_config: dict[str, Any] = Field(default_factory=dict, alias="model_config")
+    #: a user's or a plugin's class: its `--model` spec and the sha256 of its source file
+    model_spec: str | None = None
+    model_source: str | None = None
     #: the recommender's own label of its settings ("" for defaults); None in version 1 files
     variant: str | None = None
     imported_from: dict[str, str] | None = None

@@ -2,7 +2,9 @@
 
 The CLI only binds arguments into a `RunRequest`; everything that decides what runs
 lives here: which methods and run directories, which flags are LLM options (and that a
-baseline takes none), one shared LLM for all methods, how many questions to keep open.
+model that is not an LLM takes none), one shared model for all methods when it makes
+calls, how many questions to keep open -- decided by what the model is
+(`models.registry.ModelEntry`), not by its name.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .. import LEVELS, METHODS, RATING
 from ..bench import Benchmark
 from ..errors import ConfigError
 from ..models.base import Recommender
-from ..models.registry import create_model, is_llm
+from ..models.registry import ModelEntry, resolve
 from ..tasks import DEFAULT_PAIRS
 from .reask import check_policy
 from .runner import DEFAULT_CONCURRENCY, Job, ProgressFn, RunSummary, run_jobs
@@ -107,34 +109,39 @@ class RunRequest:
     def __post_init__(self) -> None:
         check_policy(self.reask)
         self.llm_flags = {k: v for k, v in self.llm_flags.items() if v is not None}
-        if not is_llm(self.model) and self.llm_flags:
+        self.entry: ModelEntry = resolve(self.model)
+        if not self.entry.llm and self.llm_flags:
             names = ", ".join("--" + key.replace("_", "-") for key in self.llm_flags)
-            raise ConfigError(f"{names}: LLM option(s), not for {self.model}; baselines take --option key=value")
+            raise ConfigError(f"{names}: LLM option(s), not for {self.model}, which is not an LLM; it takes "
+                              "--option key=value")
 
     @property
     def run_dirs(self) -> list[Path]:
         return run_dirs_for(self.out, self.methods)
 
     def model_options(self) -> dict[str, Any]:
-        """The options the model is created with."""
-        if not is_llm(self.model):
-            return dict(self.options)
-        return {**self.options, **self.llm_flags, "max_concurrency": self.max_concurrency}
+        """The options the model is created with (an LLM also gets the LLM flags and
+        `max_concurrency`; a class that declares `max_concurrency` gets it too)."""
+        if self.entry.llm:
+            return {**self.options, **self.llm_flags, "max_concurrency": self.max_concurrency}
+        if "max_concurrency" in self.entry.defaults and "max_concurrency" not in self.options:
+            return {**self.options, "max_concurrency": self.max_concurrency}
+        return dict(self.options)
 
     def questions_at_once(self) -> int:
-        """LLMs keep more questions open than request slots, so slots never wait on
-        prompt building; a baseline answers `max_concurrency` questions at once."""
-        return self.max_concurrency * 2 if is_llm(self.model) else self.max_concurrency
+        """A model that makes calls keeps more questions open than request slots, so slots
+        never wait on prompt building; one that computes answers `max_concurrency` at once."""
+        return self.max_concurrency * 2 if self.entry.makes_calls else self.max_concurrency
 
     def create_jobs(self) -> tuple[Recommender, list[Job]]:
         """The model (checked: a missing key or SDK stops here, before any run directory
-        exists) and one job per method. An LLM is shared by the methods (one connection,
-        cache and limiter); a baseline is cheap to make, and one per method keeps its
-        state (e.g. a random stream) per run."""
+        exists) and one job per method. A model that makes calls is shared by the methods
+        (one connection, cache and limiter); one that computes its answers is made per
+        method, which keeps its state (e.g. a random stream) per run."""
         options = self.model_options()
-        model = create_model(self.model, options)
+        model = self.entry.create(options)
         model.check()
-        jobs = [Job(model if (is_llm(self.model) or i == 0) else create_model(self.model, options), m, d)
+        jobs = [Job(model if (self.entry.makes_calls or i == 0) else self.entry.create(options), m, d)
                 for i, (m, d) in enumerate(zip(self.methods, self.run_dirs, strict=True))]
         return model, jobs
 

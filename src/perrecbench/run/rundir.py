@@ -72,6 +72,13 @@ class RunDir:
             mine, theirs = manifest.identity(), old.identity()
             for key in identity:
                 if theirs.get(key) != mine.get(key):
+                    if key == "model_source":
+                        raise BenchmarkError(
+                            f"{self.path} was made with another version of {old.model_spec or old.model} "
+                            f"(its source file's sha256 was {str(theirs.get(key))[:12]}, it is now "
+                            f"{str(mine.get(key))[:12]}); answers of the two would mix: choose another "
+                            "--out or delete it"
+                        )
                     raise BenchmarkError(
                         f"{self.path} already holds a different run ({key}: {theirs.get(key)!r} "
                         f"vs {mine.get(key)!r}); choose another --out or delete it"

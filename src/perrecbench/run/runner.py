@@ -21,7 +21,7 @@ from typing import Any
 from .. import RATING, __version__, failures
 from ..bench import Benchmark
 from ..errors import ConfigError, PerRecBenchError
-from ..models.base import Recommender, UsageStats
+from ..models.base import Recommender, UsageStats, model_spec, source_hash
 from ..records import Prediction, PredictionLine, RunManifest
 from ..tasks import DEFAULT_PAIRS, questions_for
 from ..types import Question
@@ -88,7 +88,7 @@ def _open_job(job: Job, bench: Benchmark, asked: dict[str, int], split: str,
         model=model.name, method=job.method, split=split, bench=str(bench.path.resolve()),
         bench_name=bench.name, bench_fingerprint=bench.fingerprint, levels=sorted(asked),
         asked=dict(asked), model_config=model.config(), variant=model.variant(), tool_version=__version__,
-        rating_seed=rating_seed if job.method == RATING else None,
+        rating_seed=rating_seed if job.method == RATING else None, **_class_identity(model),
     )
     rd.open_or_create(manifest)
     return {
@@ -96,6 +96,12 @@ def _open_job(job: Job, bench: Benchmark, asked: dict[str, int], split: str,
         for r in rd.read_predictions(repair=True)
         if not should_reask(r.prediction, reask)
     }
+
+
+def _class_identity(model: Recommender) -> dict[str, str | None]:
+    """A user's or a plugin's class: its spec and the hash of its source (none for ours)."""
+    source = source_hash(type(model))
+    return {"model_spec": model_spec(model), "model_source": source} if source else {}
 
 
 def _distinct(models: Sequence[Recommender]) -> list[Recommender]:
@@ -249,16 +255,9 @@ async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[Cal
             total = total + m.stats()
         return total
 
-    async def one(i: int, level: str, q: Question) -> None:
+    def record(i: int, level: str, pred: Prediction) -> None:
         nonlocal timer, answered
-        job, out = jobs[i], outs[i]
-        async with sem:
-            try:
-                pred = await job.model.predict(q, job.method)
-            except (asyncio.CancelledError, PerRecBenchError):
-                raise  # a broken benchmark or a setting that cannot work stops the run (answers so far are kept)
-            except Exception as exc:  # a bug: record it, never lose the run
-                pred = Prediction.failed(q.id, failures.INTERNAL, f"{type(exc).__name__}: {exc}")
+        out = outs[i]
         out.pending.append(PredictionLine(level=level, split=split, prediction=pred).to_json() + "\n")
         if time.monotonic() - last_flush >= FLUSH_S:
             flush()
@@ -271,7 +270,25 @@ async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[Cal
         if progress:
             progress(answered, len(todo), stats())
 
-    tasks = [asyncio.ensure_future(one(i, level, q)) for i, level, q in todo]
+    async def one(i: int, items: list[tuple[str, Question]]) -> None:
+        """One question (`predict`), or a batch of a model that declares a batch size."""
+        job = jobs[i]
+        questions = [q for _, q in items]
+        async with sem:
+            try:
+                if len(items) == 1 and job.model.batch_size() <= 1:
+                    preds = [await job.model.predict(questions[0], job.method)]
+                else:
+                    preds = await _batch_answers(job.model, questions, job.method)
+            except (asyncio.CancelledError, PerRecBenchError):
+                raise  # a broken benchmark or a setting that cannot work stops the run (answers so far are kept)
+            except Exception as exc:  # a bug: record it, never lose the run
+                preds = [Prediction.failed(q.id, failures.INTERNAL, f"{type(exc).__name__}: {exc}")
+                         for q in questions]
+        for (level, _), pred in zip(items, preds, strict=True):
+            record(i, level, pred)
+
+    tasks = [asyncio.ensure_future(one(i, items)) for i, items in _units(jobs, todo)]
     interrupted = False
     try:
         if tasks:
@@ -291,6 +308,35 @@ async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[Cal
         for s in summaries:
             s.elapsed_s, s.interrupted = elapsed, interrupted
     return summaries
+
+
+def _units(jobs: Sequence[Job], todo: list[tuple[int, str, Question]]) -> list[tuple[int, list[tuple[str, Question]]]]:
+    """What each slot answers in one go: a question, or for a model with a batch size, up
+    to that many questions of one job (in the order they were queued)."""
+    units: list[tuple[int, list[tuple[str, Question]]]] = []
+    open_batch: dict[int, list[tuple[str, Question]]] = {}
+    for i, level, q in todo:
+        size = jobs[i].model.batch_size()
+        if size <= 1:
+            units.append((i, [(level, q)]))
+            continue
+        batch = open_batch.get(i)
+        if batch is None or len(batch) >= size:
+            batch = open_batch[i] = []
+            units.append((i, batch))
+        batch.append((level, q))
+    return units
+
+
+async def _batch_answers(model: Recommender, questions: list[Question], method: str) -> list[Prediction]:
+    """`predict_batch`, checked: one answer per question, each for its question."""
+    preds = list(await model.predict_batch(questions, method))
+    if len(preds) != len(questions):
+        raise ValueError(f"predict_batch returned {len(preds)} answers for {len(questions)} questions")
+    for q, p in zip(questions, preds, strict=True):
+        if p.question_id != q.id:
+            raise ValueError(f"predict_batch answered {p.question_id!r} in the place of {q.id!r}")
+    return preds
 
 
 async def run_async(model: Recommender, bench: Benchmark, method: str, run_dir: Path,

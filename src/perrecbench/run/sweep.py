@@ -28,7 +28,7 @@ from .. import __version__
 from ..bench import Benchmark
 from ..errors import BenchmarkError, ConfigError
 from ..models.base import Recommender
-from ..models.registry import create_model, is_llm
+from ..models.registry import resolve
 from ..records import provenance
 from ..records.sweep import NAME, SweepCell, SweepManifest
 from ..tasks import DEFAULT_PAIRS
@@ -87,17 +87,15 @@ def cell_name(settings: dict[str, Any]) -> str:
 def axis_defaults(model: str, axes: Sequence[str]) -> dict[str, Any]:
     """Each setting's value when it is not set; an unknown setting is an error naming those
     a sweep of this model can vary."""
-    if is_llm(model):
+    entry = resolve(model)
+    if entry.llm:
         from ..models.llm.options import LLMOptions
 
         bad = [a for a in axes if a not in LLM_AXES]
         if bad:
             raise ConfigError(f"--vary {', '.join(bad)}: an LLM sweep varies {', '.join(LLM_AXES)}")
         return {a: _LLM_UNSET.get(a, LLMOptions.model_fields[a].default) for a in axes}
-    from ..models.baselines import BASELINES
-
-    cls = BASELINES.get(model.partition("/")[2])
-    defaults = cls.DEFAULTS if cls is not None else {}
+    defaults = entry.defaults
     bad = [a for a in axes if a not in defaults]
     if bad:
         raise ConfigError(f"--vary {', '.join(bad)}: {model} has the options {', '.join(defaults) or 'none'}")
@@ -156,7 +154,8 @@ class SweepRequest:
     def __post_init__(self) -> None:
         check_policy(self.reask)
         self.llm_flags = {k: v for k, v in self.llm_flags.items() if v is not None}
-        if not is_llm(self.model) and self.llm_flags:
+        self.entry = resolve(self.model)
+        if not self.entry.llm and self.llm_flags:
             names = ", ".join("--" + k.replace("_", "-") for k in self.llm_flags)
             raise ConfigError(f"{names}: LLM option(s), not for {self.model}")
         shared = sorted(set(self.axes) & set(self.options))
@@ -176,8 +175,10 @@ class SweepRequest:
 
     def cell_options(self, cell: SweepCell) -> dict[str, Any]:
         opts = {**self.options, **cell.settings}
-        if is_llm(self.model):
+        if self.entry.llm:
             opts = {**opts, **self.llm_flags, "max_concurrency": self.max_concurrency}
+        elif "max_concurrency" in self.entry.defaults and "max_concurrency" not in opts:
+            opts = {**opts, "max_concurrency": self.max_concurrency}
         return opts
 
     def manifest(self, bench: Benchmark) -> SweepManifest:
@@ -218,26 +219,28 @@ def read_manifest(sweep_dir: Path | str) -> SweepManifest:
 
 
 def create_models(request: SweepRequest, cells: Sequence[SweepCell]) -> list[tuple[SweepCell, list[Recommender]]]:
-    """Per cell, one model per method (a baseline) or one shared by its methods (an
-    LLM); every LLM cell sends through the first one's connection, slots and cache. Each
-    is checked (a missing key stops here, before any run directory is made)."""
+    """Per cell, one model per method (a model that computes its answers) or one shared
+    by its methods (a model that makes calls); every LLM cell sends through the first
+    one's connection, slots and cache. Each is checked (a missing key stops here, before
+    any run directory is made)."""
     from ..models.llm.recommender import LLMRecommender
 
     owner: LLMRecommender | None = None
+    entry = request.entry
     out: list[tuple[SweepCell, list[Recommender]]] = []
     for cell in cells:
         options = request.cell_options(cell)
-        if is_llm(request.model):
-            model = create_model(request.model, options)
-            assert isinstance(model, LLMRecommender)
-            if owner is None:
-                owner = model
-            else:
-                model.share_transport(owner)
+        if entry.makes_calls:
+            model = entry.create(options)
+            if isinstance(model, LLMRecommender):
+                if owner is None:
+                    owner = model
+                else:
+                    model.share_transport(owner)
             model.check()
             out.append((cell, [model for _ in request.methods]))
         else:
-            models = [create_model(request.model, options) for _ in request.methods]
+            models = [entry.create(options) for _ in request.methods]
             out.append((cell, models))
     return out
 
@@ -257,7 +260,7 @@ def execute(request: SweepRequest, progress: ProgressFn | None = None) -> tuple[
     models = create_models(request, manifest.cells)
     write_manifest(request.out, manifest)
     jobs = create_jobs(request, models)
-    at_once = request.max_concurrency * 2 if is_llm(request.model) else request.max_concurrency
+    at_once = request.max_concurrency * 2 if request.entry.makes_calls else request.max_concurrency
     summaries = run_jobs(jobs, bench, levels=request.levels, split=request.split, max_concurrency=at_once,
                          limit=request.limit, reask=request.reask, progress=progress, pairs=request.pairs,
                          rating_seed=request.rating_seed)

@@ -73,6 +73,7 @@ class LLMRecommender(Recommender):
     """An LLM answering with prompts from a prompt set; see `strategies` for the methods."""
 
     methods: tuple[str, ...] = (*METHODS, RATING)
+    makes_calls = True
 
     def __init__(self, provider: str, model: str, options: LLMOptions, provider_options: BaseModel | None = None):
         from .providers import create_provider

@@ -23,11 +23,25 @@ _PROVIDERS = {
 }
 
 
+#: provider classes of installed plugins, by entry point name (`models.registry` adds
+#: one when its plugin is named)
+_PLUGINS: dict[str, type[ModelAPI]] = {}
+
+
 def names() -> tuple[str, ...]:
+    """The built-in backends."""
     return tuple(_PROVIDERS)
 
 
+def register_plugin(name: str, cls: type[ModelAPI]) -> None:
+    """Make a plugin's provider class the backend `name` (never over a built-in one)."""
+    if name not in _PROVIDERS:
+        _PLUGINS[name] = cls
+
+
 def provider_class(backend: str) -> type[ModelAPI]:
+    if backend in _PLUGINS and backend not in _PROVIDERS:
+        return _PLUGINS[backend]
     if backend not in _PROVIDERS:
         raise ConfigError(f"unknown LLM backend {backend!r}: use {', '.join(_PROVIDERS)}")
     module, cls = _PROVIDERS[backend]
