@@ -145,13 +145,18 @@ def test_a_user_model_that_reads_the_truth_is_refused(bench, tmp_path, cls, meth
 
 
 def test_the_refusal_reaches_the_user_as_one_line(bench, tmp_path, monkeypatch, capsys):
-    """Through the CLI's error path: `error: the truth is hidden ...`, no traceback."""
+    """A user's class named on the command line, through the CLI's error path:
+    `error: the truth is hidden ...`, no traceback."""
     import perrecbench.cli.main as cli_main
-    from perrecbench.run import plan
 
-    monkeypatch.setattr(plan, "create_model", lambda spec, options: PeeksInPredict(options))
+    peek = tmp_path / "peek.py"
+    peek.write_text("from perrecbench import ScoreRecommender\n\n\n"
+                    "class Peek(ScoreRecommender):\n"
+                    "    name = 'peek'\n\n"
+                    "    def score_users(self, question):\n"
+                    "        return [m.relative_rating for m in question.users]\n")
     monkeypatch.setattr("sys.argv", ["perrecbench", "run", "--bench", str(bench.path), "--model",
-                                     "baseline/random", "--method", "list", "--out", str(tmp_path / "r"),
+                                     f"{peek}:Peek", "--method", "list", "--out", str(tmp_path / "r"),
                                      "--no-progress"])
     with pytest.raises(SystemExit) as exit_:
         cli_main.main()
