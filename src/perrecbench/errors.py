@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class PerRecBenchError(Exception):
     """Base class for errors a user can fix; the CLI prints them and exits with `exit_code`."""
@@ -31,3 +33,21 @@ class ModelError(PerRecBenchError):
     """A model backend cannot be created or used (missing SDK, missing key...)."""
 
     exit_code = 5
+
+
+class OutputLocked(PerRecBenchError):
+    """Another process is writing the same output (a benchmark, run directory, sweep...)."""
+
+    exit_code = 75  # EX_TEMPFAIL: nothing is wrong with the command; try again later (or with --wait)
+
+    def __init__(self, out: object, pid: int | None):
+        self.out, self.pid = out, pid
+        super().__init__(f"{self.holder(pid)} is writing {out}; wait until it is done, or rerun with --wait "
+                         "to wait for it")
+
+    @staticmethod
+    def holder(pid: int | None) -> str:
+        """Who holds a lock, in words."""
+        if pid is None:
+            return "another process"
+        return f"this process (PID {pid}, another thread)" if pid == os.getpid() else f"another process (PID {pid})"

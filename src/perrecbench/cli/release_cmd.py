@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from .lock_option import WAIT
+
 
 def import_release_cmd(
     data: Path = typer.Option(
@@ -15,6 +17,7 @@ def import_release_cmd(
     category: list[str] = typer.Option(
         None, "--category", help="Import only these categories (repeatable)."
     ),
+    wait: bool = WAIT,
 ) -> None:
     """Turn the authors' released data into a benchmark directory."""
     from ..interop.release import import_release
@@ -45,6 +48,7 @@ def import_release_results_cmd(
     level: str = typer.Option(..., "--level", help="easy, medium or hard."),
     model: str = typer.Option(..., "--model", help="Model name for the run manifest."),
     out: Path = typer.Option(..., "--out", help="Run directory to write (or add this level to)."),
+    wait: bool = WAIT,
 ) -> None:
     """Turn one of the authors' prediction files into a run directory for `perrecbench score`."""
     from ..interop.release import import_release_results
@@ -61,6 +65,7 @@ def import_release_results_cmd(
 def export_release_cmd(
     bench: Path = typer.Option(..., "--bench", help="Benchmark directory."),
     out: Path = typer.Option(..., "--out", help="Folder playing the role of the release's data/."),
+    wait: bool = WAIT,
 ) -> None:
     """Write a benchmark in the authors' layout so their code can run on it."""
     from ..interop.release import export_release

@@ -15,12 +15,14 @@ per logged step: loss, learning rate, tokens seen, eval loss) and `train_summary
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ModelError
+from ..locking import locked
 from .config import TrainConfig
 
 LOG = "train_log.jsonl"
@@ -122,6 +124,7 @@ def check_resumable(out: Path, cfg: TrainConfig) -> None:
                           "resume with the same settings, or train into another --out")
 
 
+@locked("out", when=lambda: os.environ.get("RANK", "0") == "0")  # the other ranks of a launch share its lock
 def train(cfg: TrainConfig, out: Path, progress: bool = True) -> TrainSummary:
     """Train (or resume) a LoRA adapter into `out`; returns the summary also written there."""
     start = time.monotonic()

@@ -18,6 +18,7 @@ from ... import LEVELS, METHODS, failures
 from ...bench import Benchmark
 from ...errors import ConfigError, InputDataError
 from ...failures import Failure
+from ...locking import locked
 from ...models.ranking import order_from_scores
 from ...records import Prediction, PredictionLine, RunManifest
 from ...run.rundir import RunDir
@@ -72,6 +73,7 @@ def parse_release_entry(value: Any, question: Question, method: str) -> Predicti
     return Prediction(question_id=qid, order=[i - 1 for i in ids], raw=ids)
 
 
+@locked("out_dir")
 def import_release_results(
     bench_dir: Path | str,
     pred_file: Path | str,
