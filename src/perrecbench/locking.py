@@ -57,7 +57,7 @@ class _Policy:
     notify: Notify | None = None  # told once per busy output while waiting
 
 
-_POLICY: ContextVar[_Policy] = ContextVar("perrecbench_lock_policy", default=_Policy())
+_POLICY: ContextVar[_Policy | None] = ContextVar("perrecbench_lock_policy", default=None)  # None: refuse
 
 
 def set_waiting(wait: bool, notify: Notify | None = None) -> None:
@@ -175,7 +175,7 @@ def output_lock(*outs: Path | str | None, wait: bool | None = None) -> Iterator[
     the `with` block. A busy output raises `OutputLocked` naming the holder's PID, or,
     with `wait` (default: the `waiting` policy), is waited for. Several outputs are
     taken in one fixed order, so two waiting processes never wait for each other."""
-    policy = _POLICY.get()
+    policy = _POLICY.get() or _Policy()
     wait = policy.wait if wait is None else wait
     paths = {lock_path(o): o for o in outs if o is not None}
     taken: list[Path] = []

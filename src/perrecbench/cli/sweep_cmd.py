@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..report.progress import console
 from ..locking import locked
+from ..report.progress import console
 from ..run.runner import DEFAULT_CONCURRENCY
 from .lock_option import WAIT
 
