@@ -192,3 +192,22 @@ def test_pause_hook_signals_and_waits(tmp_path, monkeypatch):
     gate.touch()
     t.join(timeout=30)
     assert done.is_set()
+
+
+def test_an_output_whose_parent_is_read_only_is_locked_in_the_home(tmp_path, monkeypatch):
+    """`--out /mnt/disk` (a writable folder in a read-only one): the lock goes to
+    $PERRECBENCH_HOME/locks, still one per output."""
+    parent = tmp_path / "ro"
+    out = parent / "disk"
+    out.mkdir(parents=True)
+    real_access = os.access
+    # read-only for this test's process (chmod would not stop root)
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != parent and real_access(p, mode))
+    monkeypatch.setenv("PERRECBENCH_HOME", str(tmp_path / "home"))
+    path = lock_path(out)
+    assert path.parent == tmp_path / "home" / "locks" and path == lock_path(str(out) + "/")
+    assert path != lock_path(parent / "other")
+    with output_lock(out):
+        assert path.read_text().strip() == str(os.getpid())
+        assert not any(p.name.endswith(".lock") for p in parent.iterdir())
+    assert not path.exists()

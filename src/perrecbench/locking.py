@@ -23,7 +23,9 @@ function it calls locks it again. Without `fcntl` (Windows) outputs are not lock
 
 from __future__ import annotations
 
+import errno
 import functools
+import hashlib
 import inspect
 import os
 import threading
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
 from .errors import ConfigError, OutputLocked
+from .home import home_dir
 
 try:
     import fcntl
@@ -78,9 +81,18 @@ def waiting(wait: bool = True, notify: Notify | None = None) -> Iterator[None]:
 
 def lock_path(out: Path | str) -> Path:
     """The lock file of `out`: `.<name>.lock` beside it (the path resolved, so every
-    spelling of one output shares one lock)."""
+    spelling of one output shares one lock); where its parent folder cannot be written
+    (an OUT that is a mount point, `--out .` below a read-only folder), a file named by
+    the path's hash in `$PERRECBENCH_HOME/locks`."""
     p = Path(out).expanduser().resolve()
-    return p.parent / f".{p.name or 'root'}.lock"
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        writable = os.access(p.parent, os.W_OK | os.X_OK)
+    except OSError:
+        writable = False
+    if writable:
+        return p.parent / f".{p.name or 'root'}.lock"
+    return home_dir() / "locks" / (hashlib.sha256(str(p).encode()).hexdigest()[:32] + ".lock")
 
 
 @dataclass
@@ -127,10 +139,12 @@ def _try_take(path: Path) -> tuple[str, int | None]:
                 raise ConfigError(f"cannot create the lock file {path}: {exc.strerror or exc}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except OSError as exc:
                 pid = _read_pid(fd)
                 os.close(fd)
-                return BUSY, pid
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    return BUSY, pid
+                raise ConfigError(f"cannot lock {path}: {exc.strerror or exc}") from None
             try:  # the holder before us may have removed the file it locked: lock the current one
                 same = os.path.samestat(os.fstat(fd), os.stat(path))
             except FileNotFoundError:
@@ -233,7 +247,7 @@ def locked(*outputs: str | Callable[[dict[str, Any]], Path | str | None],
             @functools.wraps(func)
             async def run_async(*args: Any, **kwargs: Any) -> Any:
                 with lock(args, kwargs):
-                    return await func(*args, **kwargs)  # type: ignore[misc]
+                    return await func(*args, **kwargs)
 
             return cast(Callable[P, R], run_async)
 
