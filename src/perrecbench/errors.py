@@ -42,7 +42,7 @@ class OutputLocked(PerRecBenchError):
 
     def __init__(self, out: object, pid: int | None):
         self.out, self.pid = out, pid
-        super().__init__(f"{self.holder(pid)} is writing {out}; wait until it is done, or rerun with --wait "
+        super().__init__(f"{self.holder(pid)} is writing {out}; run again when it is done, or add --wait "
                          "to wait for it")
 
     @staticmethod

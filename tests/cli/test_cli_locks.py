@@ -21,7 +21,9 @@ import pytest
 from helpers.cli import invoke
 from helpers.tiny_bench import make_tiny_bench
 from servers.fake_openai import FakeOpenAI
+from typer.testing import CliRunner
 
+from perrecbench.cli.main import app
 from perrecbench.errors import OutputLocked
 from perrecbench.locking import PAUSE_ENV, lock_path, output_lock
 from perrecbench.run.rundir import RunDir
@@ -193,3 +195,62 @@ def test_lock_files_are_never_taken_for_runs(tiny, tmp_path, monkeypatch):
         assert folder.exit_code == 0, folder.output
         assert "baseline/bias" in board.output and "baseline/bias" in folder.output
         assert ".lock" not in board.output + folder.output
+
+
+HOLDER = ("import sys\nfrom perrecbench.locking import output_lock\nwith output_lock(sys.argv[1]):\n"
+          "    print('held', flush=True)\n    sys.stdin.readline()\n")
+
+
+def _writers(tiny: Path, out: Path, runs: Path) -> dict[str, tuple[list[str], Path]]:
+    """Every command that writes an output: (its arguments, the output it locks)."""
+    from perrecbench.bench import Benchmark
+    from perrecbench.prompts.profiles import OFFLINE, profile_path
+
+    b, o = str(tiny), str(out)
+    return {
+        "build": (["build", *SMALL_BUILD, "--out", o], out),
+        "run": (["run", "--bench", b, "--model", "baseline/random", "--method", "list", "--out", o,
+                 "--no-progress"], out),
+        "run-several": (["run", "--bench", b, "--model", "baseline/random", "--method", "point,list", "--out", o,
+                         "--no-progress"], out / "list"),
+        "sweep": (["sweep", "--bench", b, "--model", "baseline/random", "--method", "list", "--out", o,
+                   "--vary", "seed=1,2", "--no-progress"], out),
+        "report": (["report", str(runs), "--out", o, "--no-progress"], out),
+        "sft-data": (["sft-data", "--bench", b, "--format", "point", "--out", o], out),
+        "train": (["train", "--out", o, "--set", "model=./no-model", "--set", "dataset=./no-data"], out),
+        "merge": (["merge", "a1", "a2", "--method", "naive", "--out", o, "--full-model", o + "-full"],
+                  Path(o + "-full")),
+        "profiles": (["profiles", "--bench", b, "--offline"], profile_path(Benchmark(tiny), OFFLINE)),
+        "import-release": (["import-release", "--data", str(tiny), "--out", o], out),
+        "import-release-results": (["import-release-results", "--bench", b, "--pred", "p.json", "--method",
+                                    "list", "--level", "easy", "--model", "x", "--out", o], out),
+        "export-release": (["export-release", "--bench", b, "--out", o], out),
+        "demo": (["demo", "--out", o], out),
+    }
+
+
+@pytest.mark.parametrize("command", ["build", "run", "run-several", "sweep", "report", "sft-data", "train",
+                                     "merge", "profiles", "import-release", "import-release-results",
+                                     "export-release", "demo"])
+def test_every_writer_locks_its_output_before_any_work(command, tiny, tmp_path):
+    """Whatever the command, a held output stops it at once, in one line naming the
+    holder, before it writes (or even checks) anything."""
+    runs = tmp_path / "runs"
+    done = invoke(["run", "--bench", str(tiny), "--model", "baseline/bias", "--method", "list",
+                   "--out", str(runs / "bias"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    out = tmp_path / "out"
+    args, locked_path = _writers(tiny, out, runs)[command]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(locked_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        before = sorted(p.name for p in tiny.rglob("*") if p.suffix != ".lock")
+        res = CliRunner().invoke(app, args)  # in-process: the error itself (main() prints it in one line)
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert isinstance(res.exception, OutputLocked), (res.output, res.exception)
+    assert res.exception.pid == holder.pid and Path(res.exception.out) == locked_path
+    assert not out.exists() or not any(out.iterdir())  # nothing was written
+    assert sorted(p.name for p in tiny.rglob("*") if p.suffix != ".lock") == before
