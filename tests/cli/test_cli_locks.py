@@ -226,12 +226,14 @@ def _writers(tiny: Path, out: Path, runs: Path) -> dict[str, tuple[list[str], Pa
                                     "list", "--level", "easy", "--model", "x", "--out", o], out),
         "export-release": (["export-release", "--bench", b, "--out", o], out),
         "demo": (["demo", "--out", o], out),
+        "correlate": (["correlate", str(runs), "--out", o], out),
+        "breakdown": (["breakdown", str(runs), "--by", "level", "--out", o], out),
     }
 
 
 @pytest.mark.parametrize("command", ["build", "run", "run-several", "sweep", "report", "sft-data", "train",
                                      "merge", "profiles", "import-release", "import-release-results",
-                                     "export-release", "demo"])
+                                     "export-release", "demo", "correlate", "breakdown"])
 def test_every_writer_locks_its_output_before_any_work(command, tiny, tmp_path):
     """Whatever the command, a held output stops it at once, in one line naming the
     holder, before it writes (or even checks) anything."""
