@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class PerRecBenchError(Exception):
     """Base class for errors a user can fix; the CLI prints them and exits with `exit_code`."""
@@ -37,3 +39,21 @@ class TruthHiddenError(ModelError):
     """A model read what it is scored against: a member's rating or relative rating, or a
     question's true order, of the split being evaluated (`types.PublicMember`). Its
     message starts "the truth is hidden from models: "."""
+
+
+class OutputLocked(PerRecBenchError):
+    """Another process is writing the same output (a benchmark, run directory, sweep...)."""
+
+    exit_code = 75  # EX_TEMPFAIL: nothing is wrong with the command; try again later (or with --wait)
+
+    def __init__(self, out: object, pid: int | None):
+        self.out, self.pid = out, pid
+        super().__init__(f"{self.holder(pid)} is writing {out}; run again when it is done, or add --wait "
+                         "to wait for it")
+
+    @staticmethod
+    def holder(pid: int | None) -> str:
+        """Who holds a lock, in words."""
+        if pid is None:
+            return "another process"
+        return f"this process (PID {pid}, another thread)" if pid == os.getpid() else f"another process (PID {pid})"

@@ -32,6 +32,7 @@ from .. import __version__
 from ..data.duck import connect
 from ..data.report import LoadReport
 from ..errors import ConfigError, PerRecBenchError
+from ..locking import locked
 from ..records import BenchManifest
 from .builder import write_benchmark
 from .memory import duckdb_share, duckdb_threads, parse_size
@@ -163,6 +164,7 @@ def _stage_errors(watch: _Watch, out: Path, context: dict[str, Any]) -> Iterator
         log.unlink(missing_ok=True)  # an earlier failure's log no longer applies
 
 
+@locked("out")  # before any download or load; held until the benchmark is in place
 def build_from_source(
     source: str,
     inputs: list[Path],

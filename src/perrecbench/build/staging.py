@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..locking import output_lock
 
 MARKER = ".perrecbench-staging"  # inside <out>.building: "this folder is ours to delete"
 
@@ -78,19 +79,21 @@ def staged_directory(
     out: Path | str, replaceable: Callable[[Path], bool] = looks_like_benchmark
 ) -> Iterator[Path]:
     """Yield an empty `<out>.building`; on normal exit it becomes `out` (replacing an
-    earlier one), on any exception (Ctrl-C included) it is deleted and `out` is left as it was."""
+    earlier one), on any exception (Ctrl-C included) it is deleted and `out` is left as it was.
+    Holds `out`'s lock throughout: a second writer of `out` waits or is refused (`locking`)."""
     out = Path(out)
-    check_target(out, replaceable)
-    _recover(out)
-    tmp = staging_path(out)
-    tmp.mkdir(parents=True)
-    (tmp / MARKER).touch()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    commit(tmp, out)
+    with output_lock(out):
+        check_target(out, replaceable)
+        _recover(out)
+        tmp = staging_path(out)
+        tmp.mkdir(parents=True)
+        (tmp / MARKER).touch()
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        commit(tmp, out)
 
 
 def commit(tmp: Path, out: Path) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 import typer
 
 from ..errors import ConfigError
+from ..locking import locked
+from .lock_option import WAIT
 
 FORMATS = ("table", "json", "csv")
 
@@ -53,6 +55,7 @@ def _record_json(record: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+@locked("out")  # with --out, before the runs are loaded
 def correlate(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories: preference runs (point/pair/list) and "
                                           "rating runs (--method rating) of several models."),
@@ -68,6 +71,7 @@ def correlate(
     bench: Path | None = typer.Option(None, "--bench", help="benchmark directory (default: each run's own)"),
     resamples: int = typer.Option(1000, "--resamples", help="bootstrap resamples"),
     seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
+    wait: bool = WAIT,
 ) -> None:
     """Correlate preference scores with rating-prediction error (MAE, RMSE).
 
@@ -101,6 +105,7 @@ def correlate(
         typer.secho(f"wrote {len(written)} files to {out}", err=True)
 
 
+@locked("out")  # with --out, before the runs are loaded
 def breakdown(
     run_dirs: list[Path] = typer.Argument(..., help="Run directories (preference and/or rating runs)."),
     by: str = typer.Option(..., "--by", help="category, exposure, level or method"),
@@ -115,6 +120,7 @@ def breakdown(
     bench: Path | None = typer.Option(None, "--bench", help="benchmark directory (default: each run's own)"),
     resamples: int = typer.Option(1000, "--resamples", help="bootstrap resamples"),
     seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
+    wait: bool = WAIT,
 ) -> None:
     """Scores by item category, item exposure, level or method.
 

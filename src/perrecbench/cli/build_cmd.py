@@ -10,6 +10,7 @@ import typer
 
 from ..errors import ConfigError
 from ..report.progress import console, stage_progress
+from .lock_option import WAIT
 
 SOURCES = ("synthetic", "amazon2023", "movielens", "table", "release")
 
@@ -69,6 +70,7 @@ def build(
     hub_category: list[str] = typer.Option(
         [], "--hub-category", help="amazon2023: download this category from the Hugging Face hub"),
     progress: bool = typer.Option(True, help="show progress"),
+    wait: bool = WAIT,
 ) -> None:
     """Build a benchmark (SPEC 2.3) from real or synthetic reviews."""
     from .. import LEVELS

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from .lock_option import WAIT
+
 
 def export_questions_cmd(
     bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
@@ -18,6 +20,7 @@ def export_questions_cmd(
     pairs_seed: int = typer.Option(0, "--pairs-seed", help="rating: seed of the pair sample"),
     max_history: int | None = typer.Option(None, "--max-history",
                                            help="keep each member's latest N earlier reviews (default: all)"),
+    wait: bool = WAIT,
 ) -> None:
     """Write one JSON line per question with exactly what a model may look at: the query
     item, and per member the time of their review, average and most common rating and

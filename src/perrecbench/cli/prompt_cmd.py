@@ -13,7 +13,9 @@ import typer
 
 from .. import METHODS, SPLITS
 from ..errors import ConfigError, InputDataError, ModelError
+from ..locking import output_lock
 from ..prompts.components import Components, Message, PromptOptions
+from .lock_option import WAIT
 
 PROMPT_SETS = ("default, official (needs --templates), official-sample-run, or a rating family (point only; "
                "needs --templates): rating-wang, rating-liu, rating-dai, rating-bookgpt")
@@ -179,6 +181,7 @@ def profiles(
     max_concurrency: int = typer.Option(4, "--max-concurrency"),
     max_history: int = typer.Option(50, "--max-history", help="latest earlier reviews shown to the model"),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server (vLLM, llama.cpp)"),
+    wait: bool = WAIT,
 ) -> None:
     """Build user profiles for every member of the chosen questions (cached; reruns resume)."""
     from ..bench import Benchmark
@@ -192,10 +195,11 @@ def profiles(
         raise ConfigError("give either --offline or --model MODEL")
     if offline:
         label = label or prof.OFFLINE
-        made = prof.offline_profiles(b, split, lvls)
         path = prof.profile_path(b, label)
-        old = prof.load_profiles(b, label) if path.exists() else {}
-        prof.save_profiles(b, label, {**old, **made})
+        with output_lock(path):
+            made = prof.offline_profiles(b, split, lvls)
+            old = prof.load_profiles(b, label) if path.exists() else {}
+            prof.save_profiles(b, label, {**old, **made})
         typer.echo(f"{len(made)} offline profiles -> {path}")
         return
     assert model is not None  # checked above: --offline or --model

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from .lock_option import WAIT
+
 
 def import_release_cmd(
     data: Path = typer.Option(
@@ -16,6 +18,7 @@ def import_release_cmd(
     category: list[str] = typer.Option(
         None, "--category", help="Import only these categories (repeatable)."
     ),
+    wait: bool = WAIT,
 ) -> None:
     """Turn the authors' released data into a benchmark directory."""
     from ..interop.release import import_release
@@ -46,6 +49,7 @@ def import_release_results_cmd(
     level: str = typer.Option(..., "--level", help="easy, medium or hard."),
     model: str = typer.Option(..., "--model", help="Model name for the run manifest."),
     out: Path = typer.Option(..., "--out", help="Run directory to write (or add this level to)."),
+    wait: bool = WAIT,
 ) -> None:
     """Turn one of the authors' prediction files into a run directory for `perrecbench score`."""
     from ..interop.release import import_release_results
@@ -71,6 +75,7 @@ def import_predictions_cmd(
                                                      "run), or all."),
     pairs_seed: int = typer.Option(0, "--pairs-seed", help="rating: seed of the pair sample."),
     out: Path = typer.Option(..., "--out", help="Run directory to write."),
+    wait: bool = WAIT,
 ) -> None:
     """Check a predictions file from any system one-to-one against the benchmark and write it
     as a run directory for `perrecbench score`. Any bad line refuses the whole file."""
@@ -90,6 +95,7 @@ def import_predictions_cmd(
 def export_release_cmd(
     bench: Path = typer.Option(..., "--bench", help="Benchmark directory."),
     out: Path = typer.Option(..., "--out", help="Folder playing the role of the release's data/."),
+    wait: bool = WAIT,
 ) -> None:
     """Write a benchmark in the authors' layout so their code can run on it."""
     from ..interop.release import export_release

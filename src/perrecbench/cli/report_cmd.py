@@ -7,8 +7,11 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError
+from ..locking import locked
+from .lock_option import WAIT
 
 
+@locked("out")  # before the runs are loaded and scored
 def report(
     run_dirs: list[Path] = typer.Argument(None, help="Run directories (or folders of runs); a sweep "
                                           "directory (with sweep.json) is taken as --sweep."),
@@ -26,6 +29,7 @@ def report(
                                   "exposure, level and/or method (comma-separated), or none."),
     title: str = typer.Option("PerRecBench report", "--title", help="The page's title."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress on stderr."),
+    wait: bool = WAIT,
 ) -> None:
     """A page a researcher would rather look at than read: leaderboard with intervals and
     heatmap, methods compared with paired tests, failures and cost, the published table;

@@ -16,6 +16,7 @@ import typer
 
 from ..report.progress import console
 from ..run.runner import DEFAULT_CONCURRENCY
+from .lock_option import WAIT
 
 if TYPE_CHECKING:
     from ..run.plan import RunRequest
@@ -91,6 +92,7 @@ def run(
                                              rich_help_panel=_LLM_HELP),
     describe_items: bool = typer.Option(False, "--describe-items", help="include item descriptions",
                                         rich_help_panel=_LLM_HELP),
+    wait: bool = WAIT,
 ) -> None:
     """Run one model with one or more methods over a benchmark; resumable (rerun the same command).
 

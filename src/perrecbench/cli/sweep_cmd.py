@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ..locking import locked
 from ..report.progress import console
 from ..run.runner import DEFAULT_CONCURRENCY
+from .lock_option import WAIT
 
 if TYPE_CHECKING:
     from ..run.sweep import SweepRequest
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 _LLM = "LLM (shared by every cell)"
 
 
+@locked("out")  # the whole command: the runs, then the table and plots
 def sweep(
     bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
     model: str = typer.Option(..., "--model", "-m", help="one model: an LLM or a baseline"),
@@ -55,6 +58,7 @@ def sweep(
     prices: Path | None = typer.Option(None, help="JSON price file", rich_help_panel=_LLM),
     templates: Path | None = typer.Option(None, help="the authors' template dir (official and rating-* prompt sets)",
                                           rich_help_panel=_LLM),
+    wait: bool = WAIT,
 ) -> None:
     """One model under a grid of settings in one process; a tidy table and a plot per setting.
 

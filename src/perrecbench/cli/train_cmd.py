@@ -11,11 +11,14 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError
+from ..locking import locked
 from ..report.progress import console
+from .lock_option import WAIT
 
 _PROMPT = "Prompt (as in run)"
 
 
+@locked("out")  # before the rows are made
 def sft_data(
     bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
     fmt: str = typer.Option(..., "--format", help="point, pair, group or mix (the union, shuffled)"),
@@ -40,6 +43,7 @@ def sft_data(
     describe_items: bool = typer.Option(False, "--describe-items", help="include item descriptions",
                                         rich_help_panel=_PROMPT),
     shots: int | None = typer.Option(None, help="few-shot demonstrations", rich_help_panel=_PROMPT),
+    wait: bool = WAIT,
 ) -> None:
     """Chat rows {"messages": [system, user, assistant]} for SFT: `run`'s prompts, the truth as answer."""
     from .. import __version__
@@ -80,6 +84,7 @@ def train(
     progress: bool = typer.Option(True, help="show the progress bar"),
     check_only: bool = typer.Option(False, "--check", help="validate config, data and chat template; "
                                     "train nothing"),
+    wait: bool = WAIT,
 ) -> None:
     """LoRA fine-tuning with TRL's SFT trainer (release recipe by default); runs under `accelerate launch`."""
     from ..train.config import load_config
@@ -133,6 +138,7 @@ def merge(
     dtype: str = typer.Option("auto", help="dtype the base model is loaded in: auto, float32, bfloat16, float16"),
     density: float | None = typer.Option(None, help="ties/dare/magnitude_prune: fraction kept (default 1)"),
     svd_rank: int | None = typer.Option(None, help="svd types: rank of the result (default: the largest input's)"),
+    wait: bool = WAIT,
 ) -> None:
     """Merge LoRA adapters (the release's naive average, the exact average, or a PEFT method)."""
     from ..train.merge import merge as run_merge

@@ -26,6 +26,7 @@ from typing import Any
 from .. import METHODS, RATING, SPLITS, failures
 from ..bench import Benchmark
 from ..errors import BenchmarkError, ConfigError, InputDataError
+from ..locking import locked
 from ..models.ranking import order_from_scores
 from ..records import Prediction
 from ..tasks import DEFAULT_PAIRS, rating_questions
@@ -233,6 +234,7 @@ def split_questions(bench: Benchmark, method: str, split: str, pairs: int | None
     return {level: bench.questions(split, level) for level in bench.available(split)}
 
 
+@locked("out_dir")
 def import_predictions(
     bench_dir: Path | str,
     pred_file: Path | str,

@@ -28,6 +28,7 @@ from typing import Any
 from .. import METHODS, RATING, SPLITS
 from ..bench import Benchmark, Context
 from ..errors import ConfigError
+from ..locking import locked
 from ..tasks import DEFAULT_PAIRS, questions_for
 from ..types import Question
 
@@ -68,6 +69,7 @@ def question_line(q: Question, context: Context, max_history: int | None = None)
     }
 
 
+@locked("out")
 def export_questions(bench: Benchmark, out: Path, split: str = "test", levels: Sequence[str] | None = None,
                      method: str | None = None, pairs: int | None = DEFAULT_PAIRS, pairs_seed: int = 0,
                      max_history: int | None = None) -> ExportSummary:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..bench import Benchmark, Context
 from ..errors import BenchmarkError, ConfigError, PerRecBenchError
+from ..locking import locked
 from ..types import Review
 from .components import HistoryEntry, Message
 from .retrieval import entry_text
@@ -103,6 +104,7 @@ def offline_profiles(bench: Benchmark, split: str = "test", levels: Iterable[str
 
 # ---------------------------------------------------------------------------- storage
 
+@locked(lambda args: profile_path(args["bench"], args["label"]))
 def save_profiles(bench: Benchmark, label: str, profiles: dict[str, str]) -> Path:
     """Write (replace) profiles/<label>.json atomically."""
     path = profile_path(bench, label)
@@ -171,6 +173,7 @@ class ProfileReport:
     errors: list[str] = field(default_factory=list)  # first few, for the user
 
 
+@locked(lambda args: profile_path(args["bench"], args["label"]))  # one writer per label
 async def generate_profiles(
     bench: Benchmark,
     generate: Generate,

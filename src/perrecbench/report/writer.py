@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import LEVELS, __version__
 from ..errors import ConfigError
+from ..locking import locked
 from . import figures as figs
 from . import formatting as fmt
 from .html import esc, figure_block, inline_svg, page
@@ -109,6 +110,7 @@ def _footer(inputs: ReportInputs) -> str:
             'PerRecBench: <a href="https://arxiv.org/abs/2501.13391">Tan et al., 2025</a></p>')
 
 
+@locked("out_dir")
 def write_report(
     out_dir: Path | str,
     inputs: ReportInputs,

@@ -18,6 +18,7 @@ from typing import Any
 from .. import LEVELS, METHODS, RATING
 from ..bench import Benchmark
 from ..errors import ConfigError
+from ..locking import output_lock
 from ..models.base import Recommender
 from ..models.registry import ModelEntry, resolve
 from ..tasks import DEFAULT_PAIRS
@@ -147,11 +148,13 @@ class RunRequest:
 
 
 def execute(request: RunRequest, progress: ProgressFn | None = None) -> tuple[Recommender, list[RunSummary]]:
-    """Run the request; returns the (first) model, for its usage figures, and the summaries."""
-    bench = Benchmark(request.bench)
-    model, jobs = request.create_jobs()
-    summaries = run_jobs(jobs, bench, levels=request.levels, split=request.split,
-                         max_concurrency=request.questions_at_once(), limit=request.limit,
-                         reask=request.reask, progress=progress, pairs=request.pairs,
-                         rating_seed=request.rating_seed)
+    """Run the request; returns the (first) model, for its usage figures, and the summaries.
+    The run directories are locked first, before a model starts (`locking`)."""
+    with output_lock(*request.run_dirs):
+        bench = Benchmark(request.bench)
+        model, jobs = request.create_jobs()
+        summaries = run_jobs(jobs, bench, levels=request.levels, split=request.split,
+                             max_concurrency=request.questions_at_once(), limit=request.limit,
+                             reask=request.reask, progress=progress, pairs=request.pairs,
+                             rating_seed=request.rating_seed)
     return model, summaries

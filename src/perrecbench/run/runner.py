@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from .. import RATING, __version__, failures
 from ..bench import Benchmark
 from ..errors import ConfigError, PerRecBenchError
+from ..locking import output_lock
 from ..models.base import Recommender, UsageStats, model_spec, source_hash
 from ..records import Prediction, PredictionLine, RunManifest
 from ..tasks import DEFAULT_PAIRS, questions_for
@@ -149,7 +151,9 @@ async def run_jobs_async(
     """
     models = _distinct([j.model for j in jobs])
     routers: list[CallRouter] = []
+    locks = ExitStack()
     try:
+        locks.enter_context(output_lock(*(j.run_dir for j in jobs)))  # one writer per run directory
         if not jobs:
             raise ConfigError("nothing to run")
         dirs = [Path(j.run_dir).resolve() for j in jobs]
@@ -170,6 +174,7 @@ async def run_jobs_async(
             await m.aclose()
         for r in routers:
             r.close()
+        locks.close()
 
 
 QuestionSet = tuple[dict[str, list[Question]], list[int]]

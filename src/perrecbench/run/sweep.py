@@ -27,6 +27,7 @@ from typing import Any
 from .. import __version__
 from ..bench import Benchmark
 from ..errors import BenchmarkError, ConfigError
+from ..locking import locked
 from ..models.base import Recommender
 from ..models.registry import resolve
 from ..records import provenance
@@ -250,6 +251,7 @@ def create_jobs(request: SweepRequest, models: Sequence[tuple[SweepCell, list[Re
             for cell, ms in models for model, method in zip(ms, request.methods, strict=True)]
 
 
+@locked(lambda args: args["request"].out)  # the sweep directory; each cell also locks its runs
 def execute(request: SweepRequest, progress: ProgressFn | None = None) -> tuple[SweepManifest, list[RunSummary],
                                                                                 list[Recommender]]:
     """Run every cell not yet complete; returns the manifest, the summaries and the models

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..locking import locked
 from .lora_weights import CONFIG, WEIGHTS, LoraAdapter, read_adapter, relative_error
 
 EXACT = "exact"
@@ -141,6 +142,7 @@ def update_error(merged: LoraAdapter, adapters: list[LoraAdapter], weights: list
     return worst
 
 
+@locked("out", "full_model")
 def merge(inputs: Sequence[Path | str], method: str, out: Path, weights: Sequence[float] | None = None,
           full_model: Path | None = None, base: str | None = None, dtype: str = "auto",
           density: float | None = None, svd_rank: int | None = None) -> MergeReport:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ModelError
+from ..locking import locked
 from .config import TrainConfig
 
 LOG = "train_log.jsonl"
@@ -144,6 +145,7 @@ def finished(out: Path, cfg: TrainConfig) -> TrainSummary | None:
         return None  # a damaged summary: train (resume) again and write it anew
 
 
+@locked("out", when=lambda: os.environ.get("RANK", "0") == "0")  # the other ranks of a launch share its lock
 def train(cfg: TrainConfig, out: Path, progress: bool = True) -> TrainSummary:
     """Train (or resume) a LoRA adapter into `out`; returns the summary also written there.
     A training already finished in `out` is not run again: its summary is returned."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ...bench import Benchmark
+from ...locking import locked
 from .layout import (
     GROUP_FILE,
     HELDOUT_FILE,
@@ -28,6 +29,7 @@ def _dump(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
+@locked("out_dir")
 def export_release(bench_dir: Path | str, out_dir: Path | str) -> Path:
     """Write a benchmark in the authors' layout under `out_dir/<cat>/<cat>-processed/`.
 

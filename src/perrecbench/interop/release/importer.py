@@ -25,6 +25,7 @@ from ...bench import ITEMS, REVIEWS, questions_file, write_manifest, write_quest
 from ...build.staging import check_target, staged_directory
 from ...data.files import sha256_file
 from ...errors import InputDataError
+from ...locking import locked
 from ...types import Member, Question
 from .layout import (
     GROUP_FILE,
@@ -195,6 +196,7 @@ def _description(item: dict[str, Any]) -> str | None:
     return str(d) if d else None
 
 
+@locked("out_dir")
 def import_release(
     data_dir: Path | str, out_dir: Path | str, categories: Iterable[str] | None = None
 ) -> ReleaseImportReport:

@@ -18,6 +18,7 @@ from ... import LEVELS, METHODS, failures
 from ...bench import Benchmark
 from ...errors import ConfigError
 from ...failures import Failure
+from ...locking import locked
 from ...models.ranking import order_from_scores
 from ...records import Prediction
 from ...types import Question
@@ -67,6 +68,7 @@ def _answer(value: Any, method: str, question: Question) -> Prediction:
     return parse_release_entry(value, question, method)
 
 
+@locked("out_dir")
 def import_release_results(
     bench_dir: Path | str,
     pred_file: Path | str,
