@@ -217,7 +217,7 @@ def _writers(tiny: Path, out: Path, runs: Path) -> dict[str, tuple[list[str], Pa
                    "--vary", "seed=1,2", "--no-progress"], out),
         "report": (["report", str(runs), "--out", o, "--no-progress"], out),
         "sft-data": (["sft-data", "--bench", b, "--format", "point", "--out", o], out),
-        "train": (["train", "--out", o, "--set", "model=./no-model", "--set", "dataset=./no-data"], out),
+        "train": (["train", "--out", o, "--set", "model=no-org/no-model", "--set", "dataset=./no-data"], out),
         "merge": (["merge", "a1", "a2", "--method", "naive", "--out", o, "--full-model", o + "-full"],
                   Path(o + "-full")),
         "profiles": (["profiles", "--bench", b, "--offline"], profile_path(Benchmark(tiny), OFFLINE)),
