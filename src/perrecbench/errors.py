@@ -31,3 +31,15 @@ class ModelError(PerRecBenchError):
     """A model backend cannot be created or used (missing SDK, missing key...)."""
 
     exit_code = 5
+
+
+class Interrupted(PerRecBenchError):
+    """Ctrl-C: the message says what is saved; exit 130 as a shell expects after SIGINT."""
+
+    exit_code = 130
+
+
+def install_hint(extra: str) -> str:
+    """How to install an extra, worded the same everywhere: from the package index, and from a
+    clone of the repository (where `perrecbench[...]` would fetch the package from the index)."""
+    return f"pip install 'perrecbench[{extra}]' (from a clone: pip install -e '.[{extra}]')"

@@ -34,7 +34,8 @@ def render(
         ..., "--components", help='Components JSON file, or JSON Lines (one object per line); "-" = stdin'
     ),
     prompt_set: str = typer.Option("default", "--prompt-set", help=PROMPT_SETS),
-    prompt_variant: int | None = typer.Option(None, "--prompt-variant", help="rating families: variant 0-3"),
+    prompt_variant: int | None = typer.Option(None, "--prompt-variant", min=0, max=3,
+                                              help="rating families: variant 0-3"),
     templates: Path | None = typer.Option(None, "--templates", help="the authors' code/ folder"),
     cot: bool = typer.Option(False, "--cot", help="reason first, answer on the last line"),
     rel_rating: bool = typer.Option(False, "--rel-rating", help="history ratings are relative"),
@@ -124,7 +125,7 @@ def show(
     bench: Path = typer.Option(..., "--bench", help="benchmark directory"),
     qid: str = typer.Option(..., "--id", help="question id"),
     method: str = typer.Option("list", "--method", help="point, pair or list"),
-    k: int = typer.Option(4, "--k", help="history items per user (BM25 top-k)"),
+    k: int = typer.Option(4, "--k", min=0, help="history items per user (BM25 top-k)"),
     prompt_set: str = typer.Option("default", "--prompt-set", help=PROMPT_SETS),
     templates: Path | None = typer.Option(None, "--templates", help="the authors' code/ folder"),
     profiles_label: str | None = typer.Option(None, "--profiles", help="profile label under BENCH/profiles"),
@@ -176,8 +177,8 @@ def profiles(
     levels: str | None = typer.Option(None, "--levels", help="comma-separated; default: all present"),
     label: str | None = typer.Option(None, "--label", help="file name under BENCH/profiles (default from model)"),
     templates: Path | None = typer.Option(None, "--templates", help="use the release's profile prompt"),
-    max_concurrency: int = typer.Option(4, "--max-concurrency"),
-    max_history: int = typer.Option(50, "--max-history", help="latest earlier reviews shown to the model"),
+    max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="requests at once"),
+    max_history: int = typer.Option(50, "--max-history", min=1, help="latest earlier reviews shown to the model"),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server (vLLM, llama.cpp)"),
 ) -> None:
     """Build user profiles for every member of the chosen questions (cached; reruns resume)."""

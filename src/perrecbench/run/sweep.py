@@ -32,6 +32,7 @@ from ..models.registry import create_model, is_llm
 from ..records import provenance
 from ..records.sweep import NAME, SweepCell, SweepManifest
 from ..tasks import DEFAULT_PAIRS
+from .plan import check_counts
 from .reask import check_policy
 from .runner import DEFAULT_CONCURRENCY, Job, ProgressFn, RunSummary, run_jobs
 
@@ -155,6 +156,7 @@ class SweepRequest:
 
     def __post_init__(self) -> None:
         check_policy(self.reask)
+        check_counts(self.limit, self.max_concurrency)
         self.llm_flags = {k: v for k, v in self.llm_flags.items() if v is not None}
         if not is_llm(self.model) and self.llm_flags:
             names = ", ".join("--" + k.replace("_", "-") for k in self.llm_flags)
