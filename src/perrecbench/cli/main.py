@@ -85,7 +85,7 @@ _register()
 def _piped_help_width(args: list[str]) -> None:
     """Help written to a pipe or file is laid out wider than rich's default 80 columns, so
     option help is not cut off (rich reads COLUMNS when the output is not a terminal)."""
-    if "COLUMNS" not in os.environ and not sys.stdout.isatty() and ("--help" in args or not args):
+    if not os.environ.get("COLUMNS") and not sys.stdout.isatty() and ("--help" in args or not args):
         os.environ["COLUMNS"] = str(PIPED_HELP_WIDTH)
 
 
