@@ -288,3 +288,17 @@ def test_every_help_shows_its_square_brackets(command):
         for bracket in re.findall(r"\[[^\]]*\]", text.replace("\\[", "[")):
             assert _flat(bracket) in shown, f"{' '.join(command)}: {bracket!r} is missing from its help"
     assert "…" not in res.output, res.output
+
+
+# ---------------------------------------------------------------------------- install hints
+
+def test_a_missing_extra_is_named_for_the_index_and_for_a_clone(tmp_path, monkeypatch):
+    from perrecbench.errors import ModelError
+
+    bench = make_tiny_bench(tmp_path / "bench")
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # not installed: find_spec says None
+    with pytest.raises(ModelError) as info:
+        invoke(["run", "--bench", str(bench), "--model", "anthropic/claude-x", "--method", "list", "--out",
+                str(tmp_path / "o"), "--no-progress"])
+    assert str(info.value).endswith(
+        "needs the SDK: pip install 'perrecbench[anthropic]' (from a clone: pip install -e '.[anthropic]')")
