@@ -302,3 +302,11 @@ def test_a_missing_extra_is_named_for_the_index_and_for_a_clone(tmp_path, monkey
                 str(tmp_path / "o"), "--no-progress"])
     assert str(info.value).endswith(
         "needs the SDK: pip install 'perrecbench[anthropic]' (from a clone: pip install -e '.[anthropic]')")
+
+
+@pytest.mark.parametrize("weights", [[float("nan"), 1.0], [float("inf"), 1.0], [1.0, -1.0], [0.0, 0.0]])
+def test_merge_weights_must_be_finite(weights):
+    from perrecbench.train.merge import normalised_weights
+
+    with pytest.raises(ConfigError, match="weights must be finite and non-negative with a positive sum"):
+        normalised_weights(weights, 2)

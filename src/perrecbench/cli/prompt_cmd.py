@@ -171,7 +171,8 @@ def show(
 
 def profiles(
     bench: Path = typer.Option(..., "--bench", help="benchmark directory"),
-    model: str | None = typer.Option(None, "--model", help="openai/<model> or anthropic/<model>"),
+    model: str | None = typer.Option(None, "--model", help="openai/<model>, anthropic/<model> or "
+                                     "hf/<path or hub id>"),
     offline: bool = typer.Option(False, "--offline", help="statistics of the history, no model"),
     split: str = typer.Option("test", "--split", help=", ".join(SPLITS)),
     levels: str | None = typer.Option(None, "--levels", help="comma-separated; default: all present"),
@@ -229,7 +230,7 @@ def _llm_generate(
     owns caching, retries and rate limits."""
     backend, sep, name = model.partition("/")
     if not sep or not name:
-        raise ConfigError(f"--model {model!r}: use openai/<model> or anthropic/<model>")
+        raise ConfigError(f"--model {model!r}: use openai/<model>, anthropic/<model> or hf/<path or hub id>")
     try:
         from ..models.llm.cache import ResponseCache
         from ..models.llm.client import LLMClient
