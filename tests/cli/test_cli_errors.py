@@ -244,6 +244,50 @@ def test_ctrl_c_during_profiles_exits_130_and_says_what_is_saved(tmp_path):
     assert err.strip().splitlines()[-1] == f"interrupted: {cli_main.SAVED_ON_INTERRUPT['profiles']}", err
 
 
+_POOL_CHILD = """
+import signal, sys, time
+from pathlib import Path
+from perrecbench.build.pool import WorkerPool
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+flag = Path(sys.argv[1])
+
+def work(payload, task):
+    flag.touch()
+    time.sleep(60)
+
+try:
+    with WorkerPool(None, 2) as pool:
+        list(pool.map(work, range(4)))
+except KeyboardInterrupt:
+    print("parent interrupted")
+    sys.exit(130)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
+def test_ctrl_c_in_a_terminal_stops_the_build_workers_quietly(tmp_path):
+    """A terminal's Ctrl-C reaches the whole process group: the build's forked workers
+    leave it to the parent (which stops the pool) instead of each printing a traceback."""
+    flag = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", _POOL_CHILD, str(flag)], env=_env(tmp_path / "home"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists():  # the forced point: a worker is busy with a task
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no worker started"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130 and out.strip() == "parent interrupted", out + err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
 # ---------------------------------------------------------------------------- help
 
 def _flat(text: str) -> str:
