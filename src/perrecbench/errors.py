@@ -57,3 +57,15 @@ class OutputLocked(PerRecBenchError):
         if pid is None:
             return "another process"
         return f"this process (PID {pid}, another thread)" if pid == os.getpid() else f"another process (PID {pid})"
+
+
+class Interrupted(PerRecBenchError):
+    """Ctrl-C: the message says what is saved; exit 130 as a shell expects after SIGINT."""
+
+    exit_code = 130
+
+
+def install_hint(extra: str) -> str:
+    """How to install an extra, worded the same everywhere: from the package index, and from a
+    clone of the repository (where `perrecbench[...]` would fetch the package from the index)."""
+    return f"pip install 'perrecbench[{extra}]' (from a clone: pip install -e '.[{extra}]')"

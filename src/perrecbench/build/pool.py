@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +34,9 @@ _worker_payload: Any = None  # set once per worker process by _init; read only b
 
 def _init(payload: Any, warmup: Callable[[], None] | None) -> None:
     global _worker_payload
+    # Ctrl-C in a terminal reaches every process of the group: the parent stops the build
+    # (and terminates the pool); a worker would only print its own traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_payload = payload
     if warmup is not None:
         warmup()

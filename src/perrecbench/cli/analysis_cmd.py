@@ -70,7 +70,7 @@ def correlate(
                                     "correlation-points.csv and figures/ here"),
     bench: Path | None = typer.Option(None, "--bench", help="benchmark directory (default: each run's own)"),
     resamples: int = typer.Option(1000, "--resamples", help="bootstrap resamples"),
-    seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
+    seed: int = typer.Option(0, "--seed", min=0, help="bootstrap seed"),
     wait: bool = WAIT,
 ) -> None:
     """Correlate preference scores with rating-prediction error (MAE, RMSE).
@@ -111,15 +111,15 @@ def breakdown(
     by: str = typer.Option(..., "--by", help="category, exposure, level or method"),
     exposure_file: Path | None = typer.Option(None, "--exposure-file", help="item -> count (CSV item_id,count or "
                                               "a JSON object) instead of the benchmark's review counts"),
-    buckets: int = typer.Option(4, "--buckets", help="exposure: quantile buckets"),
-    top: int = typer.Option(8, "--top", help="category: the largest categories shown (the rest pooled)"),
+    buckets: int = typer.Option(4, "--buckets", min=1, help="exposure: quantile buckets"),
+    top: int = typer.Option(8, "--top", min=1, help="category: the largest categories shown (the rest pooled)"),
     per_level: bool = typer.Option(False, "--per-level", help="a row per level too (default: levels pooled)"),
     metric: str = typer.Option("tau-b", "--metric", help="tau-b, official-v1 or official-v2 (rating runs: MAE, RMSE, acc)"),
     fmt: str = typer.Option("table", "--format", help="table, json or csv"),
     out: Path | None = typer.Option(None, "--out", "-o", help="write breakdown-<by>.json, .csv and figures/ here"),
     bench: Path | None = typer.Option(None, "--bench", help="benchmark directory (default: each run's own)"),
     resamples: int = typer.Option(1000, "--resamples", help="bootstrap resamples"),
-    seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
+    seed: int = typer.Option(0, "--seed", min=0, help="bootstrap seed"),
     wait: bool = WAIT,
 ) -> None:
     """Scores by item category, item exposure, level or method.

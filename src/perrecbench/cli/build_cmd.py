@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import typer
 
 from ..errors import ConfigError
 from ..report.progress import console, stage_progress
+from .bounds import positive
 from .lock_option import WAIT
 
 SOURCES = ("synthetic", "amazon2023", "movielens", "table", "release")
@@ -20,18 +22,23 @@ def _parse_gaps(text: str) -> dict[str, float]:
     from ..build.params import DEFAULT_MIN_GAP
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
+    gaps: dict[str, float] | None = None
     try:
         if all("=" in p for p in parts):
             gaps = dict(DEFAULT_MIN_GAP)
             gaps.update({k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)})
-            return gaps
-        if len(parts) == 1:
-            return {lv: float(parts[0]) for lv in DEFAULT_MIN_GAP}
-        if len(parts) == 3:
-            return dict(zip(DEFAULT_MIN_GAP, map(float, parts)))
+        elif len(parts) == 1:
+            gaps = {lv: float(parts[0]) for lv in DEFAULT_MIN_GAP}
+        elif len(parts) == 3:
+            gaps = dict(zip(DEFAULT_MIN_GAP, map(float, parts)))
     except ValueError as exc:
         raise ConfigError(f"--min-gap: {exc}") from exc
-    raise ConfigError("--min-gap takes one number, three numbers (easy,medium,hard) or level=gap pairs")
+    if gaps is None:
+        raise ConfigError("--min-gap takes one number, three numbers (easy,medium,hard) or level=gap pairs")
+    bad = {lv: g for lv, g in gaps.items() if not math.isfinite(g)}
+    if bad:
+        raise ConfigError(f"--min-gap: not a finite number: {', '.join(f'{lv}={g}' for lv, g in bad.items())}")
+    return gaps
 
 
 def _options(pairs: list[str]) -> dict[str, object]:
@@ -52,20 +59,21 @@ def build(
     input: list[Path] = typer.Option([], "--input", "-i", help="review file(s) or folder (repeatable)"),
     meta: list[Path] = typer.Option([], "--meta", help="item metadata file(s) (repeatable)"),
     out: Path = typer.Option(..., "--out", "-o", help="benchmark directory to write"),
-    seed: int = typer.Option(0, help="seed for grouping, member order and splits"),
-    min_history: int = typer.Option(16, help="earlier reviews a user needs"),
-    window_days: float = typer.Option(365.0, help="members' review times fit in one window"),
+    seed: int = typer.Option(0, min=0, help="seed for grouping, member order and splits"),
+    min_history: int = typer.Option(16, min=0, help="earlier reviews a user needs"),
+    window_days: float = typer.Option(365.0, callback=positive, help="members' review times fit in one window"),
     min_gap: str = typer.Option("1.0,0.75,0.5", help="min relative-rating gap easy,medium,hard"),
-    n_items: int = typer.Option(200, help="test items per level"),
-    n_heldout: int = typer.Option(100, help="held-out (few-shot pool) items per level"),
-    max_train: int | None = typer.Option(None, help="cap on train items per level"),
+    n_items: int = typer.Option(200, min=0, help="test items per level"),
+    n_heldout: int = typer.Option(100, min=0, help="held-out (few-shot pool) items per level"),
+    max_train: int | None = typer.Option(None, min=0, help="cap on train items per level"),
     user_mean: str = typer.Option("history", help="history (leak-free) or all (as released)"),
     levels: str = typer.Option("easy,medium,hard", help="levels to build"),
     memory_limit: str = typer.Option(
         "2GB", help="memory bound for the whole build (DuckDB gets most of it and spills beyond)"),
     temp_dir: Path | None = typer.Option(
         None, "--temp-dir", help="where DuckDB spills (default: inside OUT.building, removed after)"),
-    workers: int | None = typer.Option(None, help="processes for the Python stages (default: cores, at most 4)"),
+    workers: int | None = typer.Option(None, min=1,
+                                       help="processes for the Python stages (default: cores, at most 4)"),
     option: list[str] = typer.Option([], "--option", help="source option key=value (repeatable)"),
     hub_category: list[str] = typer.Option(
         [], "--hub-category", help="amazon2023: download this category from the Hugging Face hub"),

@@ -18,7 +18,7 @@ DEMO_MODELS = ("random", "bias", "content", "cf", "oracle")
 @locked("out")  # the benchmark and the runs below it
 def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", "-o", help="where the benchmark and runs go"),
-    seed: int = typer.Option(0, help="seed of the synthetic world and the build"),
+    seed: int = typer.Option(0, min=0, help="seed of the synthetic world and the build"),
     models: str = typer.Option(",".join(DEMO_MODELS), help="baselines to run"),
     methods: str = typer.Option("point,pair,list", help="methods to run"),
     fmt: str = typer.Option("table", "--format", help="table, markdown or csv"),

@@ -36,7 +36,8 @@ def render(
         ..., "--components", help='Components JSON file, or JSON Lines (one object per line); "-" = stdin'
     ),
     prompt_set: str = typer.Option("default", "--prompt-set", help=PROMPT_SETS),
-    prompt_variant: int | None = typer.Option(None, "--prompt-variant", help="rating families: variant 0-3"),
+    prompt_variant: int | None = typer.Option(None, "--prompt-variant", min=0, max=3,
+                                              help="rating families: variant 0-3"),
     templates: Path | None = typer.Option(None, "--templates", help="the authors' code/ folder"),
     cot: bool = typer.Option(False, "--cot", help="reason first, answer on the last line"),
     rel_rating: bool = typer.Option(False, "--rel-rating", help="history ratings are relative"),
@@ -126,7 +127,7 @@ def show(
     bench: Path = typer.Option(..., "--bench", help="benchmark directory"),
     qid: str = typer.Option(..., "--id", help="question id"),
     method: str = typer.Option("list", "--method", help="point, pair or list"),
-    k: int = typer.Option(4, "--k", help="history items per user (BM25 top-k)"),
+    k: int = typer.Option(4, "--k", min=0, help="history items per user (BM25 top-k)"),
     prompt_set: str = typer.Option("default", "--prompt-set", help=PROMPT_SETS),
     templates: Path | None = typer.Option(None, "--templates", help="the authors' code/ folder"),
     profiles_label: str | None = typer.Option(None, "--profiles", help="profile label under BENCH/profiles"),
@@ -172,14 +173,15 @@ def show(
 
 def profiles(
     bench: Path = typer.Option(..., "--bench", help="benchmark directory"),
-    model: str | None = typer.Option(None, "--model", help="openai/<model> or anthropic/<model>"),
+    model: str | None = typer.Option(None, "--model", help="openai/<model>, anthropic/<model> or "
+                                     "hf/<path or hub id>"),
     offline: bool = typer.Option(False, "--offline", help="statistics of the history, no model"),
     split: str = typer.Option("test", "--split", help=", ".join(SPLITS)),
     levels: str | None = typer.Option(None, "--levels", help="comma-separated; default: all present"),
     label: str | None = typer.Option(None, "--label", help="file name under BENCH/profiles (default from model)"),
     templates: Path | None = typer.Option(None, "--templates", help="use the release's profile prompt"),
-    max_concurrency: int = typer.Option(4, "--max-concurrency"),
-    max_history: int = typer.Option(50, "--max-history", help="latest earlier reviews shown to the model"),
+    max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="requests at once"),
+    max_history: int = typer.Option(50, "--max-history", min=1, help="latest earlier reviews shown to the model"),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server (vLLM, llama.cpp)"),
     wait: bool = WAIT,
 ) -> None:
@@ -232,7 +234,7 @@ def _llm_generate(
     owns caching, retries and rate limits."""
     backend, sep, name = model.partition("/")
     if not sep or not name:
-        raise ConfigError(f"--model {model!r}: use openai/<model> or anthropic/<model>")
+        raise ConfigError(f"--model {model!r}: use openai/<model>, anthropic/<model> or hf/<path or hub id>")
     try:
         from ..models.llm.cache import ResponseCache
         from ..models.llm.client import LLMClient

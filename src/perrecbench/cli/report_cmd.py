@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import ConfigError
+from ..errors import ConfigError, install_hint
 from ..locking import locked
 from .lock_option import WAIT
 
@@ -21,7 +21,7 @@ def report(
         False, "--reference/--no-reference", help="Add the paper's 19 published rows."
     ),
     bench: Path | None = typer.Option(None, "--bench", help="Benchmark directory override."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap / permutation generator."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the bootstrap / permutation generator."),
     resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples (and Monte Carlo permutations)."),
     sweep: list[Path] = typer.Option([], "--sweep", help="A sweep directory (perrecbench sweep --out): its "
                                      "table and plots (repeatable)."),
@@ -56,7 +56,7 @@ def report(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
     if importlib.util.find_spec("matplotlib") is None:  # before any work is done
-        raise ConfigError("perrecbench report draws its figures with matplotlib: pip install 'perrecbench[report]'")
+        raise ConfigError(f"perrecbench report draws its figures with matplotlib: {install_hint('report')}")
     from ..report.collect import collect_sections, load_inputs
     from ..report.writer import write_report
 

@@ -16,6 +16,7 @@ import typer
 
 from ..report.progress import console
 from ..run.runner import DEFAULT_CONCURRENCY
+from .bounds import finite, fraction, positive
 from .lock_option import WAIT
 
 if TYPE_CHECKING:
@@ -27,18 +28,22 @@ _DRY = "Dry run"
 
 def run(
     bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
-    model: str = typer.Option(..., "--model", "-m", help="baseline/<name>, openai/<model>, anthropic/<model>, hf/<model>, PATH.py:Class, module:Class or an installed plugin (perrecbench models lists them)"),
+    model: str = typer.Option(..., "--model", "-m", help="baseline/<name>, openai/<model>, anthropic/<model>, "
+                              "hf/<path or hub id> (a transformers model in this process; the train extra), "
+                              "PATH.py:Class, module:Class, or an installed plugin (perrecbench models lists "
+                              "them)"),
     method: str = typer.Option(..., "--method", help="point, pair, list, rating (rating prediction), several "
-                               "(point,pair,list,rating) or all (= point,pair,list)"),
+                               "comma-separated (e.g. point,list) or all (= point, pair and list)"),
     out: Path = typer.Option(..., "--out", "-o", help="run directory (resumed if it exists); with several "
                              "methods, OUT/<method> (or OUT with {method} replaced)"),
     levels: str | None = typer.Option(None, help="comma-separated levels (default: all in the benchmark)"),
     split: str = typer.Option("test", help="test, heldout or train"),
-    limit: int | None = typer.Option(None, help="first N questions per level (also caps --pairs)"),
+    limit: int | None = typer.Option(None, min=1, help="first N questions per level (also caps --pairs)"),
     pairs: str = typer.Option("400", "--pairs", help="rating: (user, item) pairs to predict, sampled from the "
                               "members of the split's questions; a number or all"),
-    pairs_seed: int = typer.Option(0, "--pairs-seed", help="rating: seed of the pair sample"),
-    max_concurrency: int = typer.Option(DEFAULT_CONCURRENCY, help="requests (LLM) or questions (baselines) at once"),
+    pairs_seed: int = typer.Option(0, "--pairs-seed", min=0, help="rating: seed of the pair sample"),
+    max_concurrency: int = typer.Option(DEFAULT_CONCURRENCY, min=1,
+                                        help="requests (LLM) or questions (baselines) at once"),
     reask: str = typer.Option(
         "transient", "--reask", help="ask failed questions of an earlier run again: transient (transport "
         "failures; answers that did not parse stay failed, their replies are cached), all (e.g. after a "
@@ -53,20 +58,24 @@ def run(
                                           rich_help_panel=_DRY),
     base_url: list[str] = typer.Option([], "--base-url", help="OpenAI-compatible server; repeat for replicas",
                                        rich_help_panel=_LLM_HELP),
-    rpm: float | None = typer.Option(None, help="requests per minute cap", rich_help_panel=_LLM_HELP),
-    tpm: float | None = typer.Option(None, help="tokens per minute cap", rich_help_panel=_LLM_HELP),
-    temperature: float | None = typer.Option(None, help="default 0.1 (as released)", rich_help_panel=_LLM_HELP),
-    top_p: float | None = typer.Option(None, help="default 1.0", rich_help_panel=_LLM_HELP),
-    max_tokens: int | None = typer.Option(None, help="default 800, pair 512", rich_help_panel=_LLM_HELP),
-    seed: int | None = typer.Option(None, help="request seed (sample i gets seed+i)", rich_help_panel=_LLM_HELP),
-    samples: int | None = typer.Option(None, help="self-consistency samples (majority vote)",
+    rpm: float | None = typer.Option(None, callback=positive, help="requests per minute cap",
+                                     rich_help_panel=_LLM_HELP),
+    tpm: float | None = typer.Option(None, callback=positive, help="tokens per minute cap",
+                                     rich_help_panel=_LLM_HELP),
+    temperature: float | None = typer.Option(None, min=0, max=2, callback=finite, help="default 0.1 (as released)",
+                                             rich_help_panel=_LLM_HELP),
+    top_p: float | None = typer.Option(None, callback=fraction, help="default 1.0", rich_help_panel=_LLM_HELP),
+    max_tokens: int | None = typer.Option(None, min=1, help="default 800, pair 512", rich_help_panel=_LLM_HELP),
+    seed: int | None = typer.Option(None, min=0, help="request seed (sample i gets seed+i)",
+                                    rich_help_panel=_LLM_HELP),
+    samples: int | None = typer.Option(None, min=1, help="self-consistency samples (majority vote)",
                                           rich_help_panel=_LLM_HELP),
     stop: list[str] = typer.Option([], "--stop", help="stop sequence (repeatable)", rich_help_panel=_LLM_HELP),
     json_mode: str | None = typer.Option(None, help="off, object, schema (OpenAI/vLLM) or object-schema "
                                             "(llama.cpp)", rich_help_panel=_LLM_HELP),
-    timeout: float | None = typer.Option(None, help="seconds per request (default 120)",
+    timeout: float | None = typer.Option(None, callback=positive, help="seconds per request (default 120)",
                                             rich_help_panel=_LLM_HELP),
-    max_attempts: int | None = typer.Option(None, help="tries per request on 429/5xx/timeouts (default 6)",
+    max_attempts: int | None = typer.Option(None, min=1, help="tries per request on 429/5xx/timeouts (default 6)",
                                                rich_help_panel=_LLM_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the response cache",
                                   rich_help_panel=_LLM_HELP),
@@ -77,16 +86,17 @@ def run(
     pair_strategy: str | None = typer.Option(None, help="heap (as released) or allpairs",
                                                 rich_help_panel=_LLM_HELP),
     cot: bool = typer.Option(False, "--cot", help="chain-of-thought prompts", rich_help_panel=_LLM_HELP),
-    shots: int | None = typer.Option(None, help="few-shot demonstrations", rich_help_panel=_LLM_HELP),
+    shots: int | None = typer.Option(None, min=0, help="few-shot demonstrations", rich_help_panel=_LLM_HELP),
     profile: str | None = typer.Option(None, help="none, offline or a profiles label", rich_help_panel=_LLM_HELP),
-    k: int | None = typer.Option(None, "--k", help="history items per user (default 4)",
+    k: int | None = typer.Option(None, "--k", min=0, help="history items per user (default 4)",
                                     rich_help_panel=_LLM_HELP),
     rel_rating: bool = typer.Option(False, "--rel-rating", help="show relative ratings",
                                     rich_help_panel=_LLM_HELP),
     prompt_set: str | None = typer.Option(None, help="default, official, official-sample-run, or a rating "
                                           "family: rating-wang, rating-liu, rating-dai, rating-bookgpt",
                                           rich_help_panel=_LLM_HELP),
-    prompt_variant: int | None = typer.Option(None, help="rating families: template variant 0-3 (default 0)",
+    prompt_variant: int | None = typer.Option(None, min=0, max=3,
+                                              help="rating families: template variant 0-3 (default 0)",
                                               rich_help_panel=_LLM_HELP),
     templates: Path | None = typer.Option(None, help="the authors' template dir (official prompt sets)",
                                              rich_help_panel=_LLM_HELP),

@@ -75,7 +75,7 @@ def score(
     bench: Path | None = typer.Option(
         None, "--bench", help="Benchmark directory (default: the one in each run's manifest)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap / permutation generator."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the bootstrap / permutation generator."),
     resamples: int = typer.Option(
         1000, "--resamples", help="Bootstrap resamples (and Monte Carlo permutations)."
     ),

@@ -14,6 +14,7 @@ import typer
 from ..locking import locked
 from ..report.progress import console
 from ..run.runner import DEFAULT_CONCURRENCY
+from .bounds import positive
 from .lock_option import WAIT
 
 if TYPE_CHECKING:
@@ -25,8 +26,10 @@ _LLM = "LLM (shared by every cell)"
 @locked("out")  # the whole command: the runs, then the table and plots
 def sweep(
     bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
-    model: str = typer.Option(..., "--model", "-m", help="one model: an LLM or a baseline"),
-    method: str = typer.Option(..., "--method", help="methods of every cell: point, pair, list, rating, several or all"),
+    model: str = typer.Option(..., "--model", "-m", help="one model: an LLM (openai/, anthropic/, hf/) or a "
+                              "baseline (baseline/<name>)"),
+    method: str = typer.Option(..., "--method", help="methods of every cell: point, pair, list, rating, several "
+                               "comma-separated, or all"),
     out: Path = typer.Option(..., "--out", "-o", help="sweep directory: OUT/<cell>/<method> runs, sweep.json, "
                              "sweep-table.json/.csv, figures/"),
     vary: list[str] = typer.Option(..., "--vary", help="SETTING=V1,V2,... (repeatable): e.g. k=1,2,4,8,12,16, "
@@ -37,22 +40,22 @@ def sweep(
     option: list[str] = typer.Option([], "--option", help="a setting of every cell, key=value (repeatable)"),
     levels: str | None = typer.Option(None, help="comma-separated levels (default: all)"),
     split: str = typer.Option("test", help="test, heldout or train"),
-    limit: int | None = typer.Option(None, help="first N questions per level (also caps --pairs)"),
+    limit: int | None = typer.Option(None, min=1, help="first N questions per level (also caps --pairs)"),
     pairs: str = typer.Option("400", "--pairs", help="rating: pairs per cell, a number or all"),
-    pairs_seed: int = typer.Option(0, "--pairs-seed", help="rating: seed of the pair sample"),
-    max_concurrency: int = typer.Option(DEFAULT_CONCURRENCY, help="requests (LLM, all cells together) or "
+    pairs_seed: int = typer.Option(0, "--pairs-seed", min=0, help="rating: seed of the pair sample"),
+    max_concurrency: int = typer.Option(DEFAULT_CONCURRENCY, min=1, help="requests (LLM, all cells together) or "
                                         "questions (baselines) at once"),
     reask: str = typer.Option("transient", "--reask", help="transient, all or none (as for run)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="count the requests and cost of every cell; call nothing"),
     progress: bool = typer.Option(True, help="show progress"),
     metric: str = typer.Option("tau-b", "--metric", help="tau-b, official-v1 or official-v2"),
-    resamples: int = typer.Option(1000, "--resamples", help="bootstrap resamples of the table"),
+    resamples: int = typer.Option(1000, "--resamples", min=1, help="bootstrap resamples of the table"),
     base_url: list[str] = typer.Option([], "--base-url", help="OpenAI-compatible server; repeat for replicas",
                                        rich_help_panel=_LLM),
-    rpm: float | None = typer.Option(None, help="requests per minute cap", rich_help_panel=_LLM),
-    tpm: float | None = typer.Option(None, help="tokens per minute cap", rich_help_panel=_LLM),
-    timeout: float | None = typer.Option(None, help="seconds per request", rich_help_panel=_LLM),
-    max_attempts: int | None = typer.Option(None, help="tries per request", rich_help_panel=_LLM),
+    rpm: float | None = typer.Option(None, callback=positive, help="requests per minute cap", rich_help_panel=_LLM),
+    tpm: float | None = typer.Option(None, callback=positive, help="tokens per minute cap", rich_help_panel=_LLM),
+    timeout: float | None = typer.Option(None, callback=positive, help="seconds per request", rich_help_panel=_LLM),
+    max_attempts: int | None = typer.Option(None, min=1, help="tries per request", rich_help_panel=_LLM),
     no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the cache", rich_help_panel=_LLM),
     cache_path: Path | None = typer.Option(None, help="cache file", rich_help_panel=_LLM),
     prices: Path | None = typer.Option(None, help="JSON price file", rich_help_panel=_LLM),

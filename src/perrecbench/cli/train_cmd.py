@@ -13,6 +13,7 @@ import typer
 from ..errors import ConfigError
 from ..locking import locked
 from ..report.progress import console
+from .bounds import fraction
 from .lock_option import WAIT
 
 _PROMPT = "Prompt (as in run)"
@@ -25,8 +26,8 @@ def sft_data(
     out: Path = typer.Option(..., "--out", "-o", help="output directory (datasets DatasetDict + JSON Lines)"),
     split: str = typer.Option("train", help="train, or heldout (for an evaluation set); never test"),
     levels: str | None = typer.Option(None, help="comma-separated levels (default: all in the split)"),
-    limit: int | None = typer.Option(None, help="first N questions per level"),
-    seed: int = typer.Option(0, help="shuffle seed of the mix"),
+    limit: int | None = typer.Option(None, min=1, help="first N questions per level"),
+    seed: int = typer.Option(0, min=0, help="shuffle seed of the mix"),
     dataset_split: str | None = typer.Option(None, help="split name in the DatasetDict "
                                              "(default train_sft, or test_sft for heldout)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier SFT data directory"),
@@ -37,15 +38,16 @@ def sft_data(
     templates: Path | None = typer.Option(None, help="the authors' template dir (official prompt sets)",
                                           rich_help_panel=_PROMPT),
     profile: str | None = typer.Option(None, help="none, offline or a profiles label", rich_help_panel=_PROMPT),
-    k: int | None = typer.Option(None, "--k", help="history items per user (default 4)", rich_help_panel=_PROMPT),
+    k: int | None = typer.Option(None, "--k", min=0, help="history items per user (default 4)",
+                                 rich_help_panel=_PROMPT),
     rel_rating: bool = typer.Option(False, "--rel-rating", help="show (and answer) relative ratings",
                                     rich_help_panel=_PROMPT),
     describe_items: bool = typer.Option(False, "--describe-items", help="include item descriptions",
                                         rich_help_panel=_PROMPT),
-    shots: int | None = typer.Option(None, help="few-shot demonstrations", rich_help_panel=_PROMPT),
+    shots: int | None = typer.Option(None, min=0, help="few-shot demonstrations", rich_help_panel=_PROMPT),
     wait: bool = WAIT,
 ) -> None:
-    """Chat rows {"messages": [system, user, assistant]} for SFT: `run`'s prompts, the truth as answer."""
+    """Chat rows {"messages": \\[system, user, assistant]} for SFT: `run`'s prompts, the truth as answer."""
     from .. import __version__
     from ..bench import Benchmark
     from ..records import SftManifest
@@ -136,8 +138,10 @@ def merge(
                                            "a full model into this directory"),
     base_model: str | None = typer.Option(None, help="base model (default: the one the adapters name)"),
     dtype: str = typer.Option("auto", help="dtype the base model is loaded in: auto, float32, bfloat16, float16"),
-    density: float | None = typer.Option(None, help="ties/dare/magnitude_prune: fraction kept (default 1)"),
-    svd_rank: int | None = typer.Option(None, help="svd types: rank of the result (default: the largest input's)"),
+    density: float | None = typer.Option(None, callback=fraction,
+                                         help="ties/dare/magnitude_prune: fraction kept (default 1)"),
+    svd_rank: int | None = typer.Option(None, min=1,
+                                        help="svd types: rank of the result (default: the largest input's)"),
     wait: bool = WAIT,
 ) -> None:
     """Merge LoRA adapters (the release's naive average, the exact average, or a PEFT method)."""

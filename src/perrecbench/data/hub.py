@@ -3,7 +3,7 @@
 Why: users should not have to find the files by hand. The dataset repo
 `McAuley-Lab/Amazon-Reviews-2023` keeps one JSON-lines file per category:
 `raw/review_categories/<Cat>.jsonl` and `raw/meta_categories/meta_<Cat>.jsonl`.
-`huggingface_hub` is optional (`pip install perrecbench[hub]`) and imported here only.
+`huggingface_hub` is optional (the `hub` extra) and imported here only.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from ..errors import ConfigError, InputDataError
+from ..errors import ConfigError, InputDataError, install_hint
 
 REPO_ID = "McAuley-Lab/Amazon-Reviews-2023"
 CATEGORIES = (
@@ -72,8 +72,8 @@ def download_amazon(category: str, dest_dir: Path | str, kind: str = "review") -
         )
     except ImportError:
         raise InputDataError(
-            "downloading from the Hugging Face hub needs huggingface_hub: "
-            "pip install 'perrecbench[hub]' (or download the files yourself and pass them with --input/--meta)"
+            f"downloading from the Hugging Face hub needs huggingface_hub: {install_hint('hub')}; or download "
+            "the files yourself and pass them with --input/--meta"
         ) from None
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)

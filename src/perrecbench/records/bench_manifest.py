@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import BenchmarkError
 from .provenance import Provenance
 from .versioning import StoredRecord, dumps
 
@@ -62,6 +63,15 @@ class BenchManifest(StoredRecord):
     counts: BenchCounts = Field(default_factory=BenchCounts)
     files: dict[str, str] | None = None
     provenance: Provenance | None = None
+
+    @classmethod
+    def check_kind(cls, data: dict[str, Any], path: Path | str) -> None:
+        """A run directory given as a benchmark: its manifest names a model and a method."""
+        if "model" in data and "method" in data:
+            bench = data.get("bench")
+            raise BenchmarkError(
+                f"{Path(path).parent} is a run directory ({data['model']}, method {data['method']}), not a "
+                "benchmark directory; give the benchmark it ran on" + (f" ({bench})" if bench else ""))
 
     @property
     def source_name(self) -> str | None:

@@ -28,7 +28,7 @@ def check_version(path: Path | str, found: Any, supported: int, what: str) -> in
     if version > supported:
         raise BenchmarkError(
             f"{path} is a {what} of format version {version}; this perrecbench reads versions up to "
-            f"{supported}: upgrade perrecbench (pip install -U perrecbench)"
+            f"{supported}: upgrade perrecbench (pip install -U perrecbench; in a clone: git pull)"
         )
     return version
 
@@ -49,9 +49,15 @@ class StoredRecord(BaseModel):
     KIND: ClassVar[str] = "record"
 
     @classmethod
+    def check_kind(cls, data: dict[str, Any], path: Path | str) -> None:
+        """Refuse a file that is another record's (before its version is compared: another
+        record's newer version would otherwise read as "upgrade perrecbench")."""
+
+    @classmethod
     def from_data(cls: type[R], data: Any, path: Path | str = "<memory>") -> R:
         if not isinstance(data, dict):
             raise BenchmarkError(f"{path}: expected a JSON object for a {cls.KIND}")
+        cls.check_kind(data, path)
         version = check_version(path, data.get("format_version"), cls.FORMAT, cls.KIND)
         try:
             return cls.model_validate({**data, "format_version": version})

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import LEVELS, METHODS
-from ..errors import ConfigError
+from ..errors import ConfigError, install_hint
 from . import colors
 from .formatting import score as fmt_score
 
@@ -56,7 +56,7 @@ def _matplotlib():
     try:
         import matplotlib
     except ImportError:
-        raise ConfigError("the report's figures need matplotlib: pip install 'perrecbench[report]'") from None
+        raise ConfigError(f"the report's figures need matplotlib: {install_hint('report')}") from None
     return matplotlib
 
 

@@ -78,6 +78,15 @@ def parse_option_pairs(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def check_counts(limit: int | None, max_concurrency: int) -> None:
+    """`--limit` and `--max-concurrency` as a request takes them (a negative limit would
+    slice questions from the end; no slot would ask nothing)."""
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}")
+    if max_concurrency < 1:
+        raise ConfigError(f"--max-concurrency must be at least 1, got {max_concurrency}")
+
+
 def run_dirs_for(out: Path, methods: Sequence[str]) -> list[Path]:
     """Where each method's run goes: OUT for one method; OUT/<method> for several,
     unless OUT contains `{method}`, which is replaced."""
@@ -109,6 +118,7 @@ class RunRequest:
 
     def __post_init__(self) -> None:
         check_policy(self.reask)
+        check_counts(self.limit, self.max_concurrency)
         self.llm_flags = {k: v for k, v in self.llm_flags.items() if v is not None}
         self.entry: ModelEntry = resolve(self.model)
         if not self.entry.llm and self.llm_flags:

@@ -33,6 +33,7 @@ from ..models.registry import resolve
 from ..records import provenance
 from ..records.sweep import NAME, SweepCell, SweepManifest
 from ..tasks import DEFAULT_PAIRS
+from .plan import check_counts
 from .reask import check_policy
 from .runner import DEFAULT_CONCURRENCY, Job, ProgressFn, RunSummary, run_jobs
 
@@ -154,6 +155,7 @@ class SweepRequest:
 
     def __post_init__(self) -> None:
         check_policy(self.reask)
+        check_counts(self.limit, self.max_concurrency)
         self.llm_flags = {k: v for k, v in self.llm_flags.items() if v is not None}
         self.entry = resolve(self.model)
         if not self.entry.llm and self.llm_flags:

@@ -20,6 +20,7 @@ Weights are normalised to sum to 1 (the average; default equal weights).
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,8 +62,8 @@ def normalised_weights(weights: Sequence[float] | None, n: int) -> list[float]:
     if len(weights) != n:
         raise ConfigError(f"{len(weights)} weights for {n} adapters")
     total = float(sum(weights))
-    if total <= 0 or any(w < 0 for w in weights):
-        raise ConfigError("weights must be non-negative with a positive sum")
+    if not math.isfinite(total) or total <= 0 or any(w < 0 for w in weights):  # nan and inf too
+        raise ConfigError("weights must be finite and non-negative with a positive sum")
     return [float(w) / total for w in weights]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..build.staging import staged_directory
-from ..errors import ConfigError, InputDataError
+from ..errors import ConfigError, InputDataError, install_hint
 from ..records import SftManifest, provenance
 from ..records.sft_manifest import NAME as MANIFEST
 from .sft_data import SFTData
@@ -26,7 +26,7 @@ def _datasets() -> Any:
     try:
         import datasets
     except ImportError:
-        raise ConfigError("SFT datasets need the train extra: pip install 'perrecbench[train]'") from None
+        raise ConfigError(f"SFT datasets need the train extra: {install_hint('train')}") from None
     return datasets
 
 

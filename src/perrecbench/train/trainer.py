@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, ModelError, install_hint
 from ..locking import locked
 from .config import TrainConfig
 
@@ -76,7 +76,7 @@ def require_train_extra() -> None:
     missing = [m for m in ("torch", "transformers", "trl", "peft", "datasets", "yaml")
                if importlib.util.find_spec(m) is None]
     if missing:
-        raise ModelError(f"fine-tuning needs {', '.join(missing)}: pip install 'perrecbench[train]'")
+        raise ModelError(f"fine-tuning needs {', '.join(missing)}: {install_hint('train')}")
 
 
 def prepare(cfg: TrainConfig) -> _Prepared:

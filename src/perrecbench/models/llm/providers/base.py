@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict
 
 from .... import failures
-from ....errors import ModelError
+from ....errors import ModelError, install_hint
 from ....failures import Failure
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ class ModelAPI(ABC):
         # find_spec, not import: a fully cached run never pays for loading the SDK
         if importlib.util.find_spec(self.backend) is None:
             raise ModelError(
-                f"the {self.backend} backend needs the SDK: pip install 'perrecbench[{self.backend}]'"
+                f"the {self.backend} backend needs the SDK: {install_hint(self.backend)}"
             )
         self._api_key()
 

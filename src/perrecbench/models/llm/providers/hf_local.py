@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .... import failures
-from ....errors import ConfigError, ModelError
+from ....errors import ConfigError, ModelError, install_hint
 from ..config import GenerateConfig
 from .base import CallError, ModelAPI, ProviderOutput, short
 
@@ -82,7 +82,7 @@ class HFLocalAPI(ModelAPI):
         missing = [m for m in ("torch", "transformers") + (("peft",) if self.opts.adapter else ())
                    if importlib.util.find_spec(m) is None]
         if missing:
-            raise ModelError(f"the hf backend needs {', '.join(missing)}: pip install 'perrecbench[train]'")
+            raise ModelError(f"the hf backend needs {', '.join(missing)}: {install_hint('train')}")
         if _looks_like_path(self.model) and not Path(self.model).expanduser().exists():
             raise ModelError(f"hf/{self.model}: no such model directory")
         if self.opts.adapter and not (Path(self.opts.adapter) / "adapter_config.json").is_file():
