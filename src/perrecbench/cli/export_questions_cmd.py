@@ -17,7 +17,7 @@ def export_questions_cmd(
     method: str | None = typer.Option(None, "--method", help="rating: the rating task's (user, item) pairs, "
                                       "sampled as `run --method rating` does (default: the ranking questions)"),
     pairs: str = typer.Option("400", "--pairs", help="rating: pairs to export; a number or all"),
-    pairs_seed: int = typer.Option(0, "--pairs-seed", help="rating: seed of the pair sample"),
+    pairs_seed: int = typer.Option(0, "--pairs-seed", min=0, help="rating: seed of the pair sample"),
     max_history: int | None = typer.Option(None, "--max-history",
                                            help="keep each member's latest N earlier reviews (default: all)"),
     wait: bool = WAIT,

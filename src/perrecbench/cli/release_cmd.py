@@ -73,7 +73,7 @@ def import_predictions_cmd(
     split: str = typer.Option("test", "--split", help="Split the file answers."),
     pairs: str = typer.Option("400", "--pairs", help="rating: the pairs asked (as given to export-questions or "
                                                      "run), or all."),
-    pairs_seed: int = typer.Option(0, "--pairs-seed", help="rating: seed of the pair sample."),
+    pairs_seed: int = typer.Option(0, "--pairs-seed", min=0, help="rating: seed of the pair sample."),
     out: Path = typer.Option(..., "--out", help="Run directory to write."),
     wait: bool = WAIT,
 ) -> None:
