@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
+
 
 class PerRecBenchError(Exception):
     """Base class for errors a user can fix; the CLI prints them and exits with `exit_code`."""
@@ -31,3 +35,37 @@ class ModelError(PerRecBenchError):
     """A model backend cannot be created or used (missing SDK, missing key...)."""
 
     exit_code = 5
+
+
+class StorageFull(PerRecBenchError):
+    """A file could not be written for lack of room: the device is full, or a quota or
+    file size limit was reached. The command stops at once, keeping what it could."""
+
+    exit_code = 6
+
+    def __init__(self, path: Path | str, why: str):
+        self.path, self.why = Path(path), why
+        super().__init__(f"cannot write {self.path}: {why} (device mounted at {_mount_point(self.path)}); "
+                         "stopped; the answers so far are saved as far as room allowed -- make room and run the "
+                         "same command again to resume")
+
+
+#: errno values that mean "no room", not "cannot write here"
+_NO_ROOM = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+            errno.EFBIG: "file size limit reached"}
+
+
+def storage_full(exc: BaseException, path: Path | str) -> StorageFull | None:
+    """`exc` as a `StorageFull` about `path` when it says there is no room, else None."""
+    if isinstance(exc, StorageFull):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+        return StorageFull(path, _NO_ROOM[exc.errno])
+    return None
+
+
+def _mount_point(path: Path) -> Path:
+    p = path.absolute()
+    while not os.path.ismount(p) and p.parent != p:
+        p = p.parent
+    return p

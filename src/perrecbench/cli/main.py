@@ -9,6 +9,7 @@ import sys
 import typer
 
 from ..errors import PerRecBenchError
+from ..redaction import redact
 
 app = typer.Typer(
     name="perrecbench",
@@ -45,7 +46,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except PerRecBenchError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
+        typer.secho(redact(f"error: {exc}"), fg="red", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.secho("interrupted: work already done is saved; run the same command to resume",
@@ -65,8 +66,8 @@ def main() -> None:
         from .crash import report_crash
 
         path = report_crash(exc, sys.argv)
-        typer.secho(f"error: internal error: {type(exc).__name__}: {exc} (this is a bug; the details are in "
-                    f"{path})", fg="red", err=True)
+        typer.secho(redact(f"error: internal error: {type(exc).__name__}: {exc} (this is a bug; the details are "
+                           f"in {path})"), fg="red", err=True)
         sys.exit(70)
 
 

@@ -13,6 +13,7 @@ import typer
 
 from .. import METHODS, SPLITS
 from ..errors import ConfigError, InputDataError, ModelError
+from ..redaction import redact
 from ..prompts.components import Components, Message, PromptOptions
 
 PROMPT_SETS = ("default, official (needs --templates), official-sample-run, or a rating family (point only; "
@@ -216,7 +217,7 @@ def profiles(
         f"{report.no_history} without history, {report.failed} failed -> {report.path}"
     )
     for err in report.errors:
-        typer.secho(f"  {err}", fg="yellow", err=True)
+        typer.secho(f"  {redact(err)}", fg="yellow", err=True)
     if report.failed:
         typer.secho("run the same command again to retry the failed ones", fg="yellow", err=True)
 
