@@ -269,8 +269,11 @@ class ResponseCache:
             raise self.failed
 
     def stats(self) -> dict[str, Any]:
+        """Entries per model; the whole file is checked first (and repaired if damaged)."""
         with contextlib.suppress(StorageFull):
             self.flush()
+        if not _healthy(self._db):
+            self._recover("PRAGMA quick_check found damage")
 
         def read() -> tuple[list[Any], int]:
             rows = self._db.execute(
@@ -331,7 +334,7 @@ class ResponseCache:
 
     # -- repair -----------------------------------------------------------------------
 
-    def _recover(self, exc: BaseException) -> None:
+    def _recover(self, exc: BaseException | str) -> None:
         """Copy the damaged file aside and rebuild the cache from its readable rows; one
         process at a time, and not again when another process repaired it meanwhile."""
         with self._locked(shared=False):

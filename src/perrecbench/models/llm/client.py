@@ -157,6 +157,8 @@ class LLMClient:
             t0 = time.monotonic()
             try:
                 async with self.limiter.slot(est):
+                    if self.cache is not None and self.cache.failed is not None:
+                        raise self.cache.failed  # it filled while this request waited for a slot
                     t0 = time.monotonic()
                     self._stats.requests += 1
                     out = await self._send(msgs, config, seed)
