@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from ..errors import PerRecBenchError
+from ..errors import PerRecBenchError, storage_full
 from ..redaction import redact
 
 app = typer.Typer(
@@ -63,6 +63,10 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Abort):
             typer.secho("aborted", fg="yellow", err=True)
             sys.exit(130)
+        full = storage_full(exc, getattr(exc, "filename", None) or ".")
+        if full is not None:  # no room to write (a full disk): not a bug, and no crash file fits either
+            typer.secho(f"error: {full}", fg="red", err=True)
+            sys.exit(full.exit_code)
         from .crash import report_crash
 
         path = report_crash(exc, sys.argv)

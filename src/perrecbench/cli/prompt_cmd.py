@@ -13,8 +13,8 @@ import typer
 
 from .. import METHODS, SPLITS
 from ..errors import ConfigError, InputDataError, ModelError
-from ..redaction import redact
 from ..prompts.components import Components, Message, PromptOptions
+from ..redaction import redact
 
 PROMPT_SETS = ("default, official (needs --templates), official-sample-run, or a rating family (point only; "
                "needs --templates): rating-wang, rating-liu, rating-dai, rating-bookgpt")

@@ -125,8 +125,8 @@ def run(
     if dry_run:
         _dry_run(request)
         return
-    from ..report.progress import RunProgress
     from ..errors import ModelError
+    from ..report.progress import RunProgress
     from ..report.run_text import nothing_answered_line, stats_text, summary_lines
     from ..run.summary import nothing_answered, outcomes
 

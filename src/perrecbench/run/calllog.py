@@ -56,7 +56,10 @@ class CallLog:
                 self._fh.flush()
             except OSError as exc:
                 self._broken = True
-                raise storage_full(exc, self.path) or exc
+                full = storage_full(exc, self.path)
+                if full is None:
+                    raise
+                raise full from exc
 
     def close(self) -> None:
         try:

@@ -82,7 +82,10 @@ class _Output:
                 self.fh.flush()
             except OSError as exc:
                 self.broken = True
-                raise storage_full(exc, self.rd.predictions_path) or exc
+                full = storage_full(exc, self.rd.predictions_path)
+                if full is None:
+                    raise
+                raise full from exc
 
     def close(self) -> None:
         try:
