@@ -106,27 +106,56 @@ def _damage(path: Path, share: float = 1 / 3) -> None:
             fh.write(os.urandom(4096))
 
 
+_HOLDER = """
+import json, sys
+from perrecbench.models.llm.cache import ResponseCache
+cache = ResponseCache(sys.argv[1])
+print("open", flush=True)
+sys.stdin.readline()  # the barrier: the file was damaged and repaired meanwhile
+cache.put("written-by-the-other", "openai", "fake", {"text": "still works"})
+print(json.dumps(cache.get("written-by-the-other")), flush=True)
+cache.close()
+"""
+
+
+class _Holder:
+    """Another process that has the cache open across the repair (steps forced by a pipe)."""
+
+    def __init__(self, path: Path):
+        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        self.proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env)
+        assert self.proc.stdout.readline().strip() == "open"
+
+    def write_after_repair(self) -> dict:
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline())
+        assert self.proc.wait(timeout=60) == 0
+        return answer
+
+
+@pytest.mark.parametrize("header", [False, True])
 def test_a_damaged_cache_is_set_aside_and_rebuilt_while_another_process_has_it_open(
-        bench, server, tmp_path, _private_home):
+        bench, server, tmp_path, _private_home, header):
     res = invoke(_args(bench, tmp_path / "a", "point", server.url))
     assert res.exit_code == 0, res.output
     path = _private_home / "cache.sqlite"
     first = server.stats()["requests"]
-    other = ResponseCache(path)  # a second holder of the file (another process would be the same to SQLite)
-    try:
-        _damage(path)
-        server.configure(reset=True)
-        res = invoke(_args(bench, tmp_path / "b", "point", server.url))
-        assert res.exit_code == 0, res.output
-        assert "was damaged" in res.output and "Traceback" not in res.output
-        preds = _preds(tmp_path / "b")
-        assert len(preds) == QUESTIONS and all(p.ok for p in preds.values())  # no `internal` failures
-        assert server.stats()["requests"] < first  # the readable answers were kept
-        assert list(path.parent.glob("cache.sqlite.damaged-*"))
-        other.put("written-by-the-other", "openai", "fake", {"text": "still works"})
-        assert other.get("written-by-the-other") == {"text": "still works"}
-    finally:
-        other.close()
+    other = _Holder(path)
+    _damage(path)
+    if header:  # the first page too: SQLite cannot even open it, the file is replaced
+        with open(path, "r+b") as fh:
+            fh.write(b"\xff" * 4096)
+    server.configure(reset=True)
+    res = invoke(_args(bench, tmp_path / "b", "point", server.url))
+    assert res.exit_code == 0, res.output
+    assert "was damaged" in res.output and "Traceback" not in res.output
+    preds = _preds(tmp_path / "b")
+    assert len(preds) == QUESTIONS and all(p.ok for p in preds.values())  # no `internal` failures
+    assert server.stats()["requests"] < first or header  # the readable answers were kept
+    assert list(path.parent.glob("cache.sqlite.damaged-*"))
+    assert other.write_after_repair() == {"text": "still works"}  # it writes into the repaired file
     check = ResponseCache(path)
     try:
         assert check.get("written-by-the-other") == {"text": "still works"}

@@ -248,8 +248,9 @@ class ResponseCache:
 
     def components(self, ns: str) -> dict[str, str]:
         """Every memoised question (id -> Components JSON) of one namespace (benchmark + settings)."""
+        none: list[tuple[str, str]] = []
         rows = self._reading(
-            lambda: self._db.execute("SELECT qid, components FROM components WHERE ns = ?", (ns,)).fetchall(), [])
+            lambda: self._db.execute("SELECT qid, components FROM components WHERE ns = ?", (ns,)).fetchall(), none)
         return dict(rows) | {qid: text for n, qid, text in self._pending_components if n == ns}
 
     def put_components(self, ns: str, qid: str, text: str) -> None:
