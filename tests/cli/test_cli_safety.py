@@ -90,6 +90,20 @@ def test_a_full_disk_stops_the_run_and_loses_no_paid_answer(bench, server, tmp_p
     assert len(_paid(server) & first) <= lost
 
 
+def test_a_full_disk_under_predictions_leaves_a_run_that_resumes(bench, tmp_path):
+    """predictions.jsonl itself cannot grow: one line naming it, and the torn last line is
+    cut off when the run resumes with room."""
+    home, out = tmp_path / "home", tmp_path / "run"
+    args = ["run", "--bench", str(bench), "--model", "baseline/random", "--method", "point", "--out", str(out),
+            "--no-progress", "--max-concurrency", "1"]
+    res = _cli(args, home, fsize=2_500)  # the manifest fits, not every prediction
+    assert res.returncode == 6, res.stdout + res.stderr
+    assert "predictions.jsonl: file size limit reached" in res.stderr and "Traceback" not in res.stderr
+    res = _cli(args, home)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert len(_preds(out)) == QUESTIONS
+
+
 # -- a damaged cache ---------------------------------------------------------------------
 
 
