@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ...errors import ConfigError, StorageFull
+from ...errors import ConfigError, StorageFull, storage_full
 from ...home import home_dir
 
 KEY_VERSION = "v1"
@@ -142,10 +142,14 @@ class ResponseCache:
             with self._locked(shared=True):  # never while another process repairs the file
                 self._connect()
         except sqlite3.DatabaseError as exc:
+            if (why := _no_space(exc)) is not None:
+                raise StorageFull(self.path, why) from exc
             if not is_damaged(exc):
                 raise ConfigError(f"cannot open the response cache {self.path}: {exc}") from exc
             self._recover(exc)
         except OSError as exc:
+            if (full := storage_full(exc, self.path)) is not None:
+                raise full from exc
             raise ConfigError(f"cannot open the response cache {self.path}: {exc}") from exc
 
     # -- connection and locks ---------------------------------------------------------
