@@ -3,13 +3,12 @@ failures by category, what answering cost, and what a rerun would do about failu
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..failures import Kind, lookup
+from ..failures import NOT_SENT, Kind, lookup
 from ..redaction import redact
 from .costs import CALLS, INCONSISTENCY, cost_series
 from .reask import should_reask
@@ -68,14 +67,11 @@ def outcomes(summaries: Sequence[RunSummary]) -> list[DirOutcome]:
     return [outcome(s) for s in summaries]
 
 
-#: how the LLM client words a request it did not send after a fatal failure (a bad key)
-_NOT_SENT = re.compile(r"^not sent after an earlier fatal error: ")
-
-
 def _cause(detail: str | None) -> str:
     """A failure's message as the transport gave it (redacted), one line; the requests
     not sent after a fatal failure count towards that failure's message."""
-    return _NOT_SENT.sub("", redact(" ".join((detail or "").split())))[:300]
+    text = redact(" ".join((detail or "").split()))
+    return text.removeprefix(NOT_SENT)[:300]
 
 
 def top_cause(outcomes: Sequence[DirOutcome]) -> tuple[str, str, int] | None:

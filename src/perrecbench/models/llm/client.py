@@ -153,7 +153,7 @@ class LLMClient:
                 err = self._fatal
                 self._stats.failures[err.category] += 1
                 self._log(tags, sample_index, attempt, "skipped", key, error=err)
-                raise CallFailed(err.failure, f"not sent after an earlier fatal error: {err.detail}", attempt - 1)
+                raise CallFailed(err.failure, failures.NOT_SENT + err.detail, attempt - 1)
             t0 = time.monotonic()
             try:
                 async with self.limiter.slot(est):
