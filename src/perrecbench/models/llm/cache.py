@@ -374,7 +374,7 @@ class ResponseCache:
                 for suffix in ("-wal", "-shm", ""):
                     _remove(Path(str(fresh) + suffix))
         note = (f"the response cache {self.path} was damaged ({exc}): a copy is at {aside}; its {copied} readable "
-                "entries were kept in a rebuilt cache, and the run goes on")
+                "entries were kept in a rebuilt cache; going on")
         self.notes.append(note)
         print(f"warning: {note}", file=sys.stderr, flush=True)
 
