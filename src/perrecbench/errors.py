@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+from pathlib import Path
 
 
 class PerRecBenchError(Exception):
@@ -69,3 +71,37 @@ def install_hint(extra: str) -> str:
     """How to install an extra, worded the same everywhere: from the package index, and from a
     clone of the repository (where `perrecbench[...]` would fetch the package from the index)."""
     return f"pip install 'perrecbench[{extra}]' (from a clone: pip install -e '.[{extra}]')"
+
+
+class StorageFull(PerRecBenchError):
+    """A file could not be written for lack of room: the device is full, or a quota or
+    file size limit was reached. The command stops at once, keeping what it could."""
+
+    exit_code = 6
+
+    def __init__(self, path: Path | str, why: str):
+        self.path, self.why = Path(path), why
+        super().__init__(f"cannot write {self.path}: {why} (device mounted at {_mount_point(self.path)}); "
+                         "stopped; the answers so far are saved as far as room allowed -- make room and run the "
+                         "same command again to resume")
+
+
+#: errno values that mean "no room", not "cannot write here"
+_NO_ROOM = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+            errno.EFBIG: "file size limit reached"}
+
+
+def storage_full(exc: BaseException, path: Path | str) -> StorageFull | None:
+    """`exc` as a `StorageFull` about `path` when it says there is no room, else None."""
+    if isinstance(exc, StorageFull):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+        return StorageFull(path, _NO_ROOM[exc.errno])
+    return None
+
+
+def _mount_point(path: Path) -> Path:
+    p = path.absolute()
+    while not os.path.ismount(p) and p.parent != p:
+        p = p.parent
+    return p

@@ -96,6 +96,8 @@ LEGACY: dict[str, Failure] = {
 }
 #: the categories a parser can return
 PARSE: tuple[Failure, ...] = tuple(f for f in ALL if f.kind is Kind.ANSWER and f is not INVALID_ANSWER)
+#: how the detail of a request not sent after a `fatal` failure begins (the fatal detail follows)
+NOT_SENT = "not sent after an earlier fatal error: "
 
 
 def lookup(name: str | None) -> Failure:

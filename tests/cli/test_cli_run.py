@@ -99,7 +99,7 @@ def test_a_key_echoed_by_the_server_reaches_no_file(bench, server, tmp_path, mon
     server.configure(faults=[{"kind": "status", "status": 401, "echo_auth": True, "times": -1}])
     out = tmp_path / "echo"
     res = invoke(_args(bench, out, "point", server.url, "--levels", "easy", "--limit", "1"))
-    assert res.exit_code == 0
+    assert res.exit_code == 5  # not one question got an answer
     (pred,) = _preds(out).values()
     assert pred.failure == "auth" and "you sent Bearer ***" in pred.failure_detail
     assert "ECHOED" not in res.output
@@ -123,7 +123,8 @@ def test_persistent_failures_are_recorded_then_retried_on_rerun(bench, server, t
     server.configure(faults=[{"kind": "status", "status": 503, "times": -1}])
     out = tmp_path / "f"
     res = invoke(_args(bench, out, "point", server.url, "--levels", "easy", "--max-attempts", "2"))
-    assert res.exit_code == 0
+    assert res.exit_code == 5  # every question failed: the command fails, naming the cause
+    assert "most common failure: server_error (4): " in res.output and "injected 503" in res.output
     preds = _preds(out)
     assert len(preds) == 4 and {p.failure for p in preds.values()} == {"server_error"}
     assert all(p.status == "failed" and p.order is None for p in preds.values())
@@ -133,6 +134,9 @@ def test_persistent_failures_are_recorded_then_retried_on_rerun(bench, server, t
     server.configure(faults=[])
     res = invoke(_args(bench, out, "point", server.url, "--levels", "easy"))
     assert all(p.ok for p in _preds(out).values()) and "4 ok, 0 failed" in res.output
+    assert res.exit_code == 0
+    res = invoke(_args(bench, out, "point", server.url, "--levels", "easy"))  # nothing left to ask
+    assert res.exit_code == 0 and "4 already done" in res.output
 
 
 def test_unparsable_answers_retry_then_fail_with_category(bench, server, tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..home import home_dir
+from ..redaction import redact
 
 
 def crash_dir() -> Path:
@@ -23,7 +24,7 @@ def report_crash(exc: BaseException, argv: list[str]) -> Path:
         path = folder / f"crash-{stamp}-{id(exc) & 0xFFFF:04x}.txt"
         text = (f"perrecbench {__version__}\ncommand: {' '.join(argv)}\n\n"
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-        path.write_text(text, encoding="utf-8")
+        path.write_text(redact(text), encoding="utf-8")
         return path
     except OSError:  # nowhere to write: stderr is the last resort
         import sys

@@ -15,7 +15,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from ..errors import Interrupted, PerRecBenchError
+from ..errors import Interrupted, PerRecBenchError, storage_full
+from ..redaction import redact
 
 #: what each long command has kept when Ctrl-C stops it (printed after "interrupted: ")
 SAVED_ON_INTERRUPT = {
@@ -99,7 +100,7 @@ def main() -> None:
         typer.secho(f"interrupted: {exc}", fg="yellow", err=True)
         sys.exit(exc.exit_code)
     except PerRecBenchError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
+        typer.secho(redact(f"error: {exc}"), fg="red", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:  # before a command started (e.g. while importing)
         typer.secho(f"interrupted: {_SAVED_DEFAULT}", fg="yellow", err=True)
@@ -117,11 +118,15 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:
+        full = storage_full(exc, getattr(exc, "filename", None) or ".")
+        if full is not None:  # no room to write (a full disk): not a bug, and no crash file fits either
+            typer.secho(f"error: {full}", fg="red", err=True)
+            sys.exit(full.exit_code)
         from .crash import report_crash
 
         path = report_crash(exc, sys.argv)
-        typer.secho(f"error: internal error: {type(exc).__name__}: {exc} (this is a bug; the details are in "
-                    f"{path})", fg="red", err=True)
+        typer.secho(redact(f"error: internal error: {type(exc).__name__}: {exc} (this is a bug; the details are "
+                           f"in {path})"), fg="red", err=True)
         sys.exit(70)
     # `typer.Exit(code)` (and `--help`) come back as a returned exit code under standalone_mode=False
     sys.exit(code if isinstance(code, int) else 0)

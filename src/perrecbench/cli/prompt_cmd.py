@@ -15,6 +15,7 @@ from .. import METHODS, SPLITS
 from ..errors import ConfigError, InputDataError, ModelError
 from ..locking import output_lock
 from ..prompts.components import Components, Message, PromptOptions
+from ..redaction import redact
 from .lock_option import WAIT
 
 PROMPT_SETS = ("default, official (needs --templates), official-sample-run, or a rating family (point only; "
@@ -222,7 +223,7 @@ def profiles(
         f"{report.no_history} without history, {report.failed} failed -> {report.path}"
     )
     for err in report.errors:
-        typer.secho(f"  {err}", fg="yellow", err=True)
+        typer.secho(f"  {redact(err)}", fg="yellow", err=True)
     if report.failed:
         typer.secho("run the same command again to retry the failed ones", fg="yellow", err=True)
 

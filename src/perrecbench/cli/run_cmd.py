@@ -139,9 +139,10 @@ def run(
     if dry_run:
         _dry_run(request)
         return
+    from ..errors import ModelError
     from ..report.progress import RunProgress
-    from ..report.run_text import stats_text, summary_lines
-    from ..run.summary import outcomes
+    from ..report.run_text import nothing_answered_line, stats_text, summary_lines
+    from ..run.summary import nothing_answered, outcomes
 
     start = time.monotonic()
     with RunProgress(progress, f"{model} {','.join(request.methods)}") as bar:
@@ -160,6 +161,9 @@ def run(
     if interrupted:
         console.print("[yellow]interrupted: answers so far are saved; run the same command to resume[/yellow]")
         sys.exit(130)  # typer.Exit would be swallowed by main()'s standalone_mode=False
+    if nothing_answered(summaries):
+        console.print(nothing_answered_line(), soft_wrap=True)
+        sys.exit(ModelError.exit_code)
 
 
 def _dry_run(request: RunRequest) -> None:

@@ -87,9 +87,10 @@ def sweep(
     if dry_run:
         _dry_run(request)
         return
+    from ..errors import ModelError
     from ..report.progress import RunProgress
-    from ..report.run_text import stats_text, summary_lines
-    from ..run.summary import outcomes
+    from ..report.run_text import nothing_answered_line, stats_text, summary_lines
+    from ..run.summary import nothing_answered, outcomes
     from ..run.sweep import execute
 
     start = time.monotonic()
@@ -112,6 +113,9 @@ def sweep(
     if interrupted:
         console.print("[yellow]interrupted: answers so far are saved; run the same command to resume[/yellow]")
         sys.exit(130)
+    if nothing_answered(summaries):
+        console.print(nothing_answered_line(), soft_wrap=True)
+        sys.exit(ModelError.exit_code)
     _table(out, metric, resamples)
 
 

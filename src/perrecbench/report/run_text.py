@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..models.base import UsageStats
 from ..models.llm.estimate import Estimate
-from ..run.summary import DirOutcome
+from ..run.summary import DirOutcome, top_cause
 
 
 def fmt_tokens(n: int) -> str:
@@ -53,6 +53,12 @@ def estimate_lines(est: Estimate, prices_as_of: str) -> list[str]:
     return lines
 
 
+def nothing_answered_line() -> str:
+    """Why a run whose every question failed ends with an error."""
+    return ("[red]error: not one question got an answer (see the most common failure above); fix the cause "
+            "and run the same command again[/red]")
+
+
 def summary_lines(outcomes: Sequence[DirOutcome]) -> list[str]:
     """A line per run directory, then what a rerun would do about the failures."""
     lines = []
@@ -61,6 +67,12 @@ def summary_lines(outcomes: Sequence[DirOutcome]) -> list[str]:
         cost = o.cost_text()
         lines.append(f"{o.run_dir}: {o.ok} ok, {o.failed} failed" + (f" ({by_cat})" if by_cat else "")
                      + f" of {o.total} questions" + (f"; {cost}" if cost else ""))
+    cause = top_cause(outcomes)
+    if cause is not None:
+        category, detail, n = cause
+        from rich.markup import escape  # the server's words are text, not markup
+
+        lines.append(f"most common failure: {category} ({n})" + (f": {escape(detail)}" if detail else ""))
     if sum(o.reaskable for o in outcomes):
         lines.append("[dim]questions that failed in transport are asked again when you rerun the same "
                      "command[/dim]")

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import IO
 
+from ..errors import StorageFull, storage_full
 from ..records import CallRecord
 from .rundir import RunDir
 
@@ -28,6 +29,7 @@ class CallLog:
         self.path = Path(path)
         self._lines: list[str] = []
         self._fh: IO[str] | None = None
+        self._broken = False
 
     def write(self, record: CallRecord) -> None:
         self._lines.append(record.to_json() + "\n")
@@ -43,17 +45,31 @@ class CallLog:
         return fh
 
     def flush(self) -> None:
-        if self._lines:
-            if self._fh is None:
-                self._fh = self._open()
-            self._fh.write("".join(self._lines))
-            self._lines.clear()
-            self._fh.flush()
+        """Append the lines held; a write that fails for lack of room raises `StorageFull`,
+        and nothing more is appended after the torn line it may leave."""
+        if self._lines and not self._broken:
+            try:
+                if self._fh is None:
+                    self._fh = self._open()
+                self._fh.write("".join(self._lines))
+                self._lines.clear()
+                self._fh.flush()
+            except OSError as exc:
+                self._broken = True
+                full = storage_full(exc, self.path)
+                if full is None:
+                    raise
+                raise full from exc
 
     def close(self) -> None:
-        self.flush()
-        if self._fh is not None:
-            self._fh.close()
+        try:
+            self.flush()
+            if self._fh is not None:
+                self._fh.close()
+        except (OSError, StorageFull):
+            if not self._broken:
+                raise
+        finally:
             self._fh = None
 
 

@@ -89,10 +89,20 @@ class RunDir:
             if old.imported_from or manifest.imported_from:
                 update["imported_from"] = {**(old.imported_from or {}), **(manifest.imported_from or {})}
         else:
+            self._refuse_orphans()
             update["created"] = manifest.created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         merged = manifest.model_copy(update=update)
         self.write_manifest(merged)
         return merged
+
+    def _refuse_orphans(self) -> None:
+        """Answers without a manifest belong to an unknown model and method: never adopt them."""
+        path = self.predictions_path
+        if path.exists() and path.stat().st_size > 0:
+            raise BenchmarkError(
+                f"{path} holds predictions but {self.manifest_path.name} is missing, so which model and method "
+                "they belong to is unknown; move the file away or choose another --out"
+            )
 
     # -- predictions ---------------------------------------------------------------------
 

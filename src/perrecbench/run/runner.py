@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import RATING, __version__, failures
 from ..bench import Benchmark
-from ..errors import ConfigError, PerRecBenchError
+from ..errors import ConfigError, PerRecBenchError, StorageFull, storage_full
 from ..locking import output_lock
 from ..models.base import Recommender, UsageStats, model_spec, source_hash
 from ..records import Prediction, PredictionLine, RunManifest
@@ -71,14 +71,30 @@ class _Output:
 
     def __init__(self, run_dir: Path, summary: RunSummary):
         self.summary = summary
-        self.fh = RunDir(run_dir).appender()
+        self.rd = RunDir(run_dir)
+        self.fh = self.rd.appender()
         self.pending: list[str] = []
+        self.broken = False  # a write failed: nothing more is appended after a torn line
 
     def write(self) -> None:
-        if self.pending:
-            self.fh.write("".join(self.pending))
-            self.pending.clear()
-            self.fh.flush()
+        if self.pending and not self.broken:
+            try:
+                self.fh.write("".join(self.pending))
+                self.pending.clear()
+                self.fh.flush()
+            except OSError as exc:
+                self.broken = True
+                full = storage_full(exc, self.rd.predictions_path)
+                if full is None:
+                    raise
+                raise full from exc
+
+    def close(self) -> None:
+        try:
+            self.fh.close()
+        except OSError:  # what a full disk kept in the buffer is lost; the failure was reported
+            if not self.broken:
+                raise
 
 
 def _open_job(job: Job, bench: Benchmark, asked: dict[str, int], split: str,
@@ -236,23 +252,51 @@ async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[Cal
     last_flush = time.monotonic()
     timer: asyncio.TimerHandle | None = None
     answered = 0
+    tasks: list[asyncio.Future[None]] = []
+    full: list[StorageFull] = []  # the first write that failed for lack of room
+
+    def halt(exc: StorageFull) -> None:
+        """A write failed for lack of room: no new request is sent, the run stops."""
+        if not full:
+            full.append(exc)
+            for t in tasks:
+                t.cancel()
 
     def flush() -> None:
         """Models first (memoised Components; their answers are in the cache already),
         then their call records, then the predictions: a kill -9 loses at most the last
         FLUSH_S of log lines and predictions, never half of one, and the re-run finds
-        those answers cached."""
+        those answers cached. A write that fails for lack of room stops the run."""
         nonlocal last_flush, timer
         if timer is not None:
             timer.cancel()
             timer = None
         last_flush = time.monotonic()
-        for m in models:
-            m.flush()
-        for r in routers:
-            r.flush()
-        for o in outs:
-            o.write()
+        if full:
+            return  # what is left is kept by rescue() at the end
+        try:
+            for m in models:
+                m.flush()
+            for r in routers:
+                r.flush()
+            for o in outs:
+                o.write()
+        except (OSError, StorageFull) as exc:
+            err = storage_full(exc, getattr(exc, "filename", None) or Path(jobs[0].run_dir))
+            if err is None:
+                raise
+            halt(err)
+
+    def rescue() -> None:
+        """After a write failed for lack of room: keep what is in memory in the order that
+        loses least -- the predictions (answers a rerun need not ask again), then the call
+        records, then what the models hold (cache entries) -- each as far as room allows."""
+        for step in [o.write for o in outs] + [r.flush for r in routers] + [m.flush for m in models]:
+            try:
+                step()
+            except (OSError, StorageFull) as exc:
+                if storage_full(exc, "") is None:
+                    raise
 
     def stats() -> UsageStats:
         total = UsageStats()
@@ -293,25 +337,31 @@ async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[Cal
         for (level, _), pred in zip(items, preds, strict=True):
             record(i, level, pred)
 
-    tasks = [asyncio.ensure_future(one(i, items)) for i, items in _units(jobs, todo)]
+    tasks.extend(asyncio.ensure_future(one(i, items)) for i, items in _units(jobs, todo))
     interrupted = False
     try:
         if tasks:
             await asyncio.gather(*tasks)
-    except BaseException as exc:  # Ctrl-C, or an error that stops the whole run
-        interrupted = isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt))
+    except BaseException as exc:  # Ctrl-C, a full disk, or an error that stops the whole run
+        if isinstance(exc, StorageFull):
+            halt(exc)
+        interrupted = not full and isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt))
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if not interrupted:
+        if not interrupted and not full:
             raise
     finally:
         flush()
+        if full:
+            rescue()
         for o in outs:
-            o.fh.close()
+            o.close()
         elapsed = time.monotonic() - start
         for s in summaries:
             s.elapsed_s, s.interrupted = elapsed, interrupted
+    if full:
+        raise full[0]
     return summaries
 
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..failures import Kind, lookup
+from ..failures import NOT_SENT, Kind, lookup
+from ..redaction import redact
 from .costs import CALLS, INCONSISTENCY, cost_series
 from .reask import should_reask
 from .rundir import RunDir
@@ -27,6 +28,7 @@ class DirOutcome:
     reaskable: int = 0  # failed answers a rerun asks again (--reask transient)
     unparsed: int = 0  # failed because no answer could be read (re-parse: --reask all)
     internal: int = 0  # failed on a bug
+    causes: Counter = field(default_factory=Counter)  # (category, detail) of each failure
     calls_per_question: float | None = None
     inconsistency: float | None = None
 
@@ -52,6 +54,7 @@ def outcome(summary: RunSummary) -> DirOutcome:
         out.reaskable += should_reask(p, "transient")
         out.unparsed += category.kind is Kind.ANSWER
         out.internal += category.kind is Kind.INTERNAL
+        out.causes[(category.name, _cause(p.failure_detail))] += 1
     series = cost_series(preds, summary.method)
     if series.get(CALLS):
         out.calls_per_question = sum(series[CALLS]) / len(series[CALLS])
@@ -62,3 +65,28 @@ def outcome(summary: RunSummary) -> DirOutcome:
 
 def outcomes(summaries: Sequence[RunSummary]) -> list[DirOutcome]:
     return [outcome(s) for s in summaries]
+
+
+def _cause(detail: str | None) -> str:
+    """A failure's message as the transport gave it (redacted), one line; the requests
+    not sent after a fatal failure count towards that failure's message."""
+    text = redact(" ".join((detail or "").split()))
+    return text.removeprefix(NOT_SENT)[:300]
+
+
+def top_cause(outcomes: Sequence[DirOutcome]) -> tuple[str, str, int] | None:
+    """(category, message, count) of the most common failure over all directories."""
+    total: Counter = Counter()
+    for o in outcomes:
+        total.update(o.causes)
+    if not total:
+        return None
+    (category, detail), n = total.most_common(1)[0]
+    return category, detail, n
+
+
+def nothing_answered(summaries: Sequence[RunSummary]) -> bool:
+    """Questions were left to ask and not one of them got an answer (a dead server, a
+    rejected key): the command fails. A resumed run with nothing left to ask does not."""
+    asked = sum(s.answered for s in summaries)
+    return asked > 0 and sum(s.answered - s.failed for s in summaries) == 0

@@ -223,3 +223,53 @@ def test_redact(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "my-very-secret-value")
     text = redact("key my-very-secret-value and sk-proj-ABCdef123456 and key-1234567")
     assert "my-very-secret-value" not in text and "ABCdef123456" not in text and "1234567" not in text
+
+
+def test_a_cache_that_cannot_write_keeps_the_answer_and_stops_further_requests(tmp_path):
+    """A full disk (SQLite's `database or disk is full`, injected): the paid answer is
+    returned and kept in memory, and the next request is never sent."""
+    import sqlite3
+
+    from perrecbench.errors import StorageFull
+
+    api = ScriptedAPI()
+    client = _client(api, tmp_path)
+    cache = client.cache
+
+    class FullDB:
+        def __init__(self, db):
+            self.db = db
+
+        def execute(self, sql, *args):
+            if sql.startswith("BEGIN"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.db.execute(sql, *args)
+
+    real = cache._db
+    cache._db = FullDB(real)
+    done = asyncio.run(client.generate(MSGS, CFG))
+    assert done.text == "ok" and isinstance(cache.failed, StorageFull)
+    assert cache.get(client.key(MSGS, CFG)) is not None  # kept in memory
+    with pytest.raises(StorageFull, match="disk is full"):
+        asyncio.run(client.generate([{"role": "user", "content": "another"}], CFG))
+    assert len(api.sent) == 1
+    with pytest.raises(StorageFull):
+        cache.flush()
+    cache._db = real
+    cache.failed = None
+    cache.flush()  # room again: what was held is written
+    assert ResponseCache(cache.path).get(client.key(MSGS, CFG)) is not None
+
+
+def test_a_damaged_read_is_a_miss_not_an_error(tmp_path, monkeypatch):
+    import sqlite3
+
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    cache.put("k", "openai", "m", {"text": "a"})
+
+    class Broken:
+        def execute(self, *a):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(cache, "_db", Broken())
+    assert cache.get("other") is None and cache.components("ns") == {}

@@ -21,6 +21,7 @@ from typing import Any
 from ... import failures
 from ...failures import Failure
 from ...records import CallRecord, CallUsage
+from ...redaction import redact
 from ..base import CallSink, UsageStats
 from .cache import ResponseCache, cache_key
 from .config import GenerateConfig
@@ -51,6 +52,7 @@ class CallFailed(Exception):
     """A request failed for good (after retries, or at once for a fatal error)."""
 
     def __init__(self, failure: Failure, detail: str, attempts: int = 0):
+        detail = redact(detail)
         super().__init__(f"{failure.name}: {detail}")
         self.failure = failure
         self.detail = detail
@@ -145,14 +147,18 @@ class LLMClient:
         attempt = 0
         while True:
             attempt += 1
+            if self.cache is not None and self.cache.failed is not None:
+                raise self.cache.failed  # the disk is full: nothing more is paid for that cannot be kept
             if self._fatal is not None:
                 err = self._fatal
                 self._stats.failures[err.category] += 1
                 self._log(tags, sample_index, attempt, "skipped", key, error=err)
-                raise CallFailed(err.failure, f"not sent after an earlier fatal error: {err.detail}", attempt - 1)
+                raise CallFailed(err.failure, failures.NOT_SENT + err.detail, attempt - 1)
             t0 = time.monotonic()
             try:
                 async with self.limiter.slot(est):
+                    if self.cache is not None and self.cache.failed is not None:
+                        raise self.cache.failed  # it filled while this request waited for a slot
                     t0 = time.monotonic()
                     self._stats.requests += 1
                     out = await self._send(msgs, config, seed)
@@ -185,7 +191,8 @@ class LLMClient:
                 self.limiter.tokens.adjust(est - out.prompt_tokens - (out.completion_tokens or 0))
             if self.cache is not None:
                 # committed at once, not with the next batch: a kill -9 must not lose an
-                # answer that was paid for (the re-run would ask for it again)
+                # answer that was paid for (the re-run would ask for it again); on a full
+                # disk it stays in memory and the next request is not sent
                 self.cache.put(key, self.api.backend, self.api.model, stored)
             done = self._completion(stored, latency, False, sample_index, attempt)
             cost = self._account(done)
@@ -283,5 +290,7 @@ class LLMClient:
             self.calls.flush()
 
     async def aclose(self) -> None:
-        self.flush()
-        await self.api.aclose()
+        try:
+            self.flush()
+        finally:  # a full disk must not leave the connection (and its helper processes) open
+            await self.api.aclose()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from ... import METHODS, RATING
 from ...bench import Benchmark
-from ...errors import ConfigError
+from ...errors import ConfigError, StorageFull
 from ...prompts.registry import is_rating_family
 from ...records import Prediction
 from ...types import Question
@@ -268,8 +268,12 @@ class LLMRecommender(Recommender):
     async def aclose(self) -> None:
         if self.client is not None:
             self._final_stats = self.client.stats()
-            self.client.flush()
-            self.client = None
-            if self._using is not None:
-                await self._using.release()
-                self._using = None
+            try:
+                self.client.flush()
+            except StorageFull:
+                pass  # the runner stopped on it and said so; what is held stays in memory
+            finally:
+                self.client = None
+                if self._using is not None:
+                    await self._using.release()
+                    self._using = None

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from .... import failures
 from ....errors import ModelError, install_hint
 from ....failures import Failure
+from ....redaction import redact
 
 if TYPE_CHECKING:
     from ..config import GenerateConfig
@@ -48,6 +49,7 @@ class CallError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
     ):
+        detail = redact(detail)  # a server may quote the key back; it never travels further
         super().__init__(f"{failure.name}: {detail}")
         self.failure = failure
         self.detail = detail
