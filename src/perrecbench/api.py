@@ -19,8 +19,8 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import METHODS
 from .bench import Benchmark
+from .constants import METHODS
 from .errors import BenchmarkError, ConfigError
 from .models.base import Recommender, ScoreRecommender, model_spec
 from .models.registry import resolve

@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import LEVELS, SPLITS
+from .constants import LEVELS, SPLITS
 from .errors import BenchmarkError
 from .records import provenance
 from .records.bench_manifest import NAME as MANIFEST

@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from . import RATING
 from .bench import Benchmark
+from .constants import RATING
 from .types import Question
 
 #: pairs a rating run asks by default (the paper's 400)

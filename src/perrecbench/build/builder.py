@@ -19,8 +19,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .. import __version__
 from ..bench import ITEMS, REVIEWS, write_manifest
+from ..constants import __version__
 from ..errors import InputDataError
 from ..records import BenchManifest
 from . import sql

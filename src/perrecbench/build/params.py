@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .. import GROUP_SIZE, LEVELS
+from ..constants import GROUP_SIZE, LEVELS
 from ..errors import ConfigError
 
 DEFAULT_MIN_GAP = {"easy": 1.0, "medium": 0.75, "hard": 0.5}

@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from .. import __version__
+from ..constants import __version__
 from ..data.duck import connect
 from ..data.report import LoadReport
 from ..errors import ConfigError, PerRecBenchError

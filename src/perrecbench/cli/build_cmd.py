@@ -81,10 +81,10 @@ def build(
     wait: bool = WAIT,
 ) -> None:
     """Build a benchmark (SPEC 2.3) from real or synthetic reviews."""
-    from .. import LEVELS
     from ..build.memory import human
     from ..build.params import BuildParams
     from ..build.pipeline import build_from_source
+    from ..constants import LEVELS
 
     if source not in SOURCES:
         raise ConfigError(f"unknown --source {source!r}; choose from {', '.join(SOURCES)}")

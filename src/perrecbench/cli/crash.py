@@ -6,7 +6,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .. import __version__
+from ..constants import __version__
 from ..home import home_dir
 from ..redaction import redact
 

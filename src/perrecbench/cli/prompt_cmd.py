@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from .. import METHODS, SPLITS
+from ..constants import METHODS, SPLITS
 from ..errors import ConfigError, InputDataError, ModelError
 from ..locking import output_lock
 from ..prompts.components import Components, Message, PromptOptions

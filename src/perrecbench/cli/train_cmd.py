@@ -48,8 +48,8 @@ def sft_data(
     wait: bool = WAIT,
 ) -> None:
     """Chat rows {"messages": \\[system, user, assistant]} for SFT: `run`'s prompts, the truth as answer."""
-    from .. import __version__
     from ..bench import Benchmark
+    from ..constants import __version__
     from ..records import SftManifest
     from ..run.plan import parse_levels, parse_option_pairs
     from ..train.prompting import RunPrompts

@@ -23,8 +23,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .. import METHODS, RATING, SPLITS, failures
+from .. import failures
 from ..bench import Benchmark
+from ..constants import METHODS, RATING, SPLITS
 from ..errors import BenchmarkError, ConfigError, InputDataError
 from ..locking import locked
 from ..models.ranking import order_from_scores

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import METHODS, RATING, SPLITS
 from ..bench import Benchmark, Context
+from ..constants import METHODS, RATING, SPLITS
 from ..errors import ConfigError
 from ..locking import locked
 from ..tasks import DEFAULT_PAIRS, questions_for

@@ -32,8 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from .. import METHODS, RATING
 from ..bench import Benchmark
+from ..constants import METHODS, RATING
 from ..records import CallRecord, Prediction
 from ..types import Question
 from .options import parse_options

@@ -64,7 +64,7 @@ def git_state(package_dir: Path) -> tuple[str | None, bool | None]:
 @functools.lru_cache(maxsize=1)
 def current() -> Provenance:
     """This process's provenance (computed once)."""
-    from .. import __version__
+    from ..constants import __version__
 
     rev, dirty = git_state(Path(__file__).resolve().parents[1])
     packages = {name: v for name in KEY_PACKAGES if (v := _version(name)) is not None}

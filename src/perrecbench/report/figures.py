@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import LEVELS, METHODS
+from ..constants import LEVELS, METHODS
 from ..errors import ConfigError, install_hint
 from . import colors
 from .formatting import score as fmt_score

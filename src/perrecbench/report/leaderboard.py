@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import LEVELS, METHODS
+from ..constants import LEVELS, METHODS
 from ..records import ScoreRow
 from ..score.averages import cell_averages
 from ..score.metric_table import TAU_METRICS, skips_failures

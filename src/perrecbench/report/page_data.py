@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import LEVELS, METHODS
+from ..constants import LEVELS, METHODS
 from ..errors import PerRecBenchError
 from ..run.costs import CALLS, INCONSISTENCY
 from ..score.averages import cell_averages, reads_truth

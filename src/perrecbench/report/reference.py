@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 from importlib import resources
 
-from .. import LEVELS, METHODS
+from ..constants import LEVELS, METHODS
 from ..errors import InputDataError
 
 RESOURCE = "paper_table.csv"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import LEVELS, __version__
+from ..constants import LEVELS, __version__
 from ..errors import ConfigError
 from ..locking import locked
 from . import figures as figs

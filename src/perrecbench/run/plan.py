@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import LEVELS, METHODS, RATING
 from ..bench import Benchmark
+from ..constants import LEVELS, METHODS, RATING
 from ..errors import ConfigError
 from ..locking import output_lock
 from ..models.base import Recommender

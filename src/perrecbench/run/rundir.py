@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .. import __version__
+from ..constants import __version__
 from ..errors import BenchmarkError
 from ..records import CallRecord, PredictionLine, RunManifest, provenance
 from ..records.run_manifest import IDENTITY

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import RATING, __version__, failures
+from .. import failures
 from ..bench import Benchmark
+from ..constants import RATING, __version__
 from ..errors import ConfigError, PerRecBenchError, StorageFull, storage_full
 from ..locking import output_lock
 from ..models.base import Recommender, UsageStats, model_spec, source_hash

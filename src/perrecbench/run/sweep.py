@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..bench import Benchmark
+from ..constants import __version__
 from ..errors import BenchmarkError, ConfigError
 from ..locking import locked
 from ..models.base import Recommender

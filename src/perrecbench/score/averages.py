@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .. import LEVELS, METHODS
+from ..constants import LEVELS, METHODS
 from ..records import AverageRow, ScoreRow
 from .metric_table import TAU_METRICS
 

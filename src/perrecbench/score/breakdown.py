@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import RATING
 from ..bench import Benchmark
+from ..constants import RATING
 from ..errors import ConfigError, InputDataError
 from ..records.analysis import BreakdownRow, BreakdownTable
 from ..types import Question

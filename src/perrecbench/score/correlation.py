@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .. import METHODS, RATING
+from ..constants import METHODS, RATING
 from ..errors import ConfigError
 from ..records import ScoreRow
 from ..records.analysis import CorrelationReport, CorrelationRow, GroupPoint, ModelPoint
@@ -126,7 +126,7 @@ def _parse_cell(cell: str | None) -> tuple[str, str] | None:
     if cell is None or cell == "avg":
         return None
     level, sep, method = cell.partition(":")
-    from .. import LEVELS
+    from ..constants import LEVELS
 
     if not sep or level not in LEVELS or method not in METHODS:
         raise ConfigError(f"--cell {cell!r}: use LEVEL:METHOD (e.g. hard:list) or avg")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import RATING
+from ..constants import RATING
 from ..records import Prediction
 from ..run import costs as run_costs
 from ..types import Question

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import LEVELS, RATING
 from ..bench import Benchmark
+from ..constants import LEVELS, RATING
 from ..errors import BenchmarkError, ConfigError
 from ..records import Prediction, RunManifest
 from ..run.rundir import RunDir

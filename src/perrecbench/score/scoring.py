@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import RATING
+from ..constants import RATING
 from ..errors import ConfigError
 from ..records import ScoreRow
 from ..run.costs import cost_series

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ... import LEVELS, __version__
 from ...bench import ITEMS, REVIEWS, questions_file, write_manifest, write_questions
 from ...build.staging import check_target, staged_directory
+from ...constants import LEVELS, __version__
 from ...data.files import sha256_file
 from ...errors import InputDataError
 from ...locking import locked

@@ -14,8 +14,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ... import LEVELS, METHODS, failures
+from ... import failures
 from ...bench import Benchmark
+from ...constants import LEVELS, METHODS
 from ...errors import ConfigError
 from ...failures import Failure
 from ...locking import locked

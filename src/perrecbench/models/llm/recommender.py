@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ... import METHODS, RATING
 from ...bench import Benchmark
+from ...constants import METHODS, RATING
 from ...errors import ConfigError, StorageFull
 from ...prompts.registry import is_rating_family
 from ...records import Prediction

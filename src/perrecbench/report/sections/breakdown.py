@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ... import METHODS, RATING
+from ...constants import METHODS, RATING
 from ...errors import ConfigError, PerRecBenchError
 from ...records.analysis import BreakdownRow, BreakdownTable
 from ...score.breakdown import BY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ... import LEVELS
+from ...constants import LEVELS
 from ...score.metric_table import failure_policy, skips_failures
 from .. import figures
 from .. import formatting as fmt

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from ... import LEVELS, METHODS
+from ...constants import LEVELS, METHODS
 from .. import colors, figures
 from .. import formatting as fmt
 from ..html import attrs, cards, esc, label_cell, score_cell, table

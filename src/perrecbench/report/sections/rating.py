@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ... import RATING
+from ...constants import RATING
 from ...errors import ConfigError
 from ...records.analysis import CorrelationReport, CorrelationRow
 from ...score.correlation import correlate

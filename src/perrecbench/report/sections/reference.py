@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ... import LEVELS, METHODS
+from ...constants import LEVELS, METHODS
 from .. import colors, figures
 from .. import formatting as fmt
 from ..html import attrs, esc, label_cell, score_cell, table

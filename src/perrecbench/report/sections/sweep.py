@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ... import LEVELS, METHODS, RATING
+from ...constants import LEVELS, METHODS, RATING
 from ...records.sweep import SweepRow, SweepTable
 from ...run.sweep import value_text
 from ...score.sweep_table import sweep_table
