@@ -36,7 +36,14 @@ from ..data.report import LoadReport
 from ..errors import ConfigError, PerRecBenchError
 from ..records import BenchManifest
 from .builder import write_benchmark
-from .memory import check_limit, duckdb_share, duckdb_threads, input_bytes, out_of_memory, parse_size
+from .memory import (
+    check_limit,
+    duckdb_share,
+    duckdb_threads,
+    input_bytes,
+    out_of_memory,
+    parse_size,
+)
 from .params import BuildParams
 from .pool import WorkerPool, default_workers
 from .staging import check_target, staged_directory
