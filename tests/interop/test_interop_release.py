@@ -352,3 +352,16 @@ def test_released_outputs_score_with_both_metrics(tmp_path):
         assert scores[(level, FILE_METHOD[tag], "official-v1")].score == pytest.approx(
             float(np.mean(taus))
         )
+
+
+def test_numbers_as_text_are_read_as_the_builder_reads_them(tmp_path):
+    folder = write_release(tmp_path / "r", ["A1", "A2"], heldout=0)
+    path = folder / "item2group_avg_diff_sample-easy.json"
+    groups = json.loads(path.read_text())
+    first = groups["A1"][0][0]
+    first["avg_rating"], first["history_len"] = str(first["avg_rating"]), float(first["history_len"])
+    groups["A2"][0][0]["avg_rating"] = True  # a boolean is not a rating
+    path.write_text(json.dumps(groups))
+    rep = release.import_release(folder, tmp_path / "out")
+    assert rep.questions["test"]["easy"] == 1
+    assert rep.skipped["bad_rating"] == 1 and "avg_rating true is not a number" in rep.examples[0]

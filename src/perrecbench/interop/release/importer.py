@@ -99,14 +99,27 @@ class _Bad(ValueError):
         self.reason, self.detail = reason, detail
 
 
+def _finite(value: Any) -> float | None:
+    """A JSON number (or numeric text, as the builder casts text) that is finite; else None.
+    JSON's NaN and Infinity, booleans and other text are None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
 def _rating(value: Any, name: str = "rating", lo: float = RATING_RANGE[0], hi: float = RATING_RANGE[1]) -> float:
-    """A finite number in lo..hi (JSON's NaN and Infinity, text and booleans are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    """A finite number in lo..hi."""
+    x = _finite(value)
+    if x is None:
         shown = value if isinstance(value, float) else json.dumps(value)[:40]
         raise _Bad("bad_rating", f"{name} {shown} is not a number")
-    if not lo <= value <= hi:
-        raise _Bad("bad_rating", f"{name} {value:g} outside {lo:g}..{hi:g}")
-    return float(value)
+    if not lo <= x <= hi:
+        raise _Bad("bad_rating", f"{name} {x:g} outside {lo:g}..{hi:g}")
+    return x
 
 
 def _relative(value: Any) -> float:
@@ -117,14 +130,13 @@ def _relative(value: Any) -> float:
 
 def _time(value: Any, name: str = "timestamp") -> int:
     """Ms since the epoch, as the builder keeps them: [0, 2100-01-01)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _Bad("bad_timestamp", f"{name} {json.dumps(value)[:40]} is not a valid time")
-    t = int(value)
-    if t < 0:
-        raise _Bad("bad_timestamp", f"{name} {t} is not a valid time")
-    if t >= TIMESTAMP_MAX_MS:
-        raise _Bad("future_timestamp", f"{name} {t} is after 2100")
-    return t
+    x = _finite(value)
+    if x is None or x < 0:
+        shown = value if isinstance(value, (int, float)) and not isinstance(value, bool) else json.dumps(value)[:40]
+        raise _Bad("bad_timestamp", f"{name} {shown} is not a valid time")
+    if x >= TIMESTAMP_MAX_MS:
+        raise _Bad("future_timestamp", f"{name} {value} is after 2100")
+    return int(x)
 
 
 @dataclass
@@ -185,8 +197,10 @@ def _member(m: Any, asin: str, hist: _History, report: ReleaseImportReport) -> M
     h = m["history_len"] if "history_len" in m else qi
     if h is None:
         raise KeyError("history_len")
-    if isinstance(h, bool) or not isinstance(h, int) or h < 0:
+    hx = _finite(h)
+    if hx is None or hx < 0 or hx != int(hx):
         raise _Bad("malformed_row", f"history_len {json.dumps(h)[:40]} is not a whole number >= 0")
+    h = int(hx)
     query = hist.entries[qi] if qi is not None else None
     entries = hist.valid()
     if "timestamp" in m:
