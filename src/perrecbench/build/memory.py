@@ -80,7 +80,10 @@ def input_bytes(paths: Iterable[Path | str]) -> int:
     times, a folder its files; paths that do not exist count nothing (checked later)."""
     total = 0
     for p in map(Path, paths):
-        files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
+        try:
+            files = [f for f in p.iterdir() if f.is_file()] if p.is_dir() else [p]
+        except OSError:  # unreadable: the reader says so, naming it
+            continue
         for f in files:
             try:
                 size = f.stat().st_size
