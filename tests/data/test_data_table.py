@@ -197,3 +197,12 @@ def test_duplicate_item_rows_are_skipped_per_file(tmp_path):
     assert report.items_skipped == {"duplicate_item": 2}
     per_file = {Path(f.path).name: (f.rows_kept, f.skipped) for f in report.files if f.role == "items"}
     assert per_file == {"a.csv": (2, {"duplicate_item": 1}), "b.csv": (1, {"duplicate_item": 1})}
+
+
+def test_only_the_header_line_is_decoded_for_the_header(tmp_path):
+    # a bad byte on line 3 is the reader's to report (with its line), not the header's
+    (tmp_path / "r.csv").write_bytes(f"user_id,item_id,rating,timestamp\nu,i,4,{T0}\nu,\xff,4,{T0}\n".encode("latin-1"))
+    with pytest.raises(InputDataError, match=r"r\.csv:3: cannot read: not valid UTF-8"):
+        load_table(duckdb.connect(), [tmp_path / "r.csv"])
+    old_mac = _write(tmp_path / "mac.csv", f"user_id,item_id,rating,timestamp\ru,i,4,{T0}\r")
+    assert load_table(duckdb.connect(), [old_mac]).rows_kept == 1  # a lone \r ends the header too

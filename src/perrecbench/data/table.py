@@ -132,26 +132,26 @@ def _first_line(source: Path, encoding: str, path: Path) -> str:
     import pyarrow as pa
 
     try:
-        decoder = codecs.getincrementaldecoder(encoding)()
+        name = codecs.lookup(encoding).name.upper()
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")  # only the header's bytes count
     except LookupError as exc:
         raise ConfigError(f"{path}: unknown encoding {encoding!r}") from exc
     text = ""
     try:
         with pa.input_stream(str(source), compression="detect") as fh:
-            while "\n" not in text and len(text) <= MAX_HEADER_CHARS:
+            while "\n" not in text and "\r" not in text and len(text) <= MAX_HEADER_CHARS:
                 block = fh.read(HEADER_BLOCK)
                 text += decoder.decode(block, final=not block)
                 if not block:
                     break
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"{path}:1: cannot read: not valid {codecs.lookup(encoding).name.upper()} text "
-                             "(is the file in another encoding?)") from exc
     except (OSError, EOFError, pa.ArrowException) as exc:
         raise InputDataError(f"{path}: cannot read ({exc})") from exc
-    line = text.split("\n", 1)[0]
+    line = text.split("\n", 1)[0].split("\r", 1)[0]  # \r\n, \n or a lone \r ends it
     if len(line) > MAX_HEADER_CHARS:
         raise InputDataError(f"{path}:1: the header line is longer than {MAX_HEADER_CHARS:,} characters")
-    line = line.rstrip("\r").lstrip("\ufeff")
+    if "\ufffd" in line:
+        raise InputDataError(f"{path}:1: cannot read: not valid {name} text (is the file in another encoding?)")
+    line = line.lstrip("\ufeff")
     if not line.strip():
         raise InputDataError(f"{path}: the file is empty (expected a header line)")
     return line
