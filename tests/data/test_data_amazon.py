@@ -212,7 +212,11 @@ def test_item_metadata_fields(tmp_path):
         "P3": ("Only asin", "String Author", None, "one string"),
         "P4": (None, "lower case", None, None),
     }
-    assert report.items_skipped == {"malformed_json": 1, "missing_field": 1}
+    # the P1 row that lost is a skipped row, not a kept item
+    assert report.items_skipped == {"duplicate_item": 1, "malformed_json": 1, "missing_field": 1}
+    assert (report.items_read, report.items_kept) == (7, 4) == (7, len(rows))
+    assert report.files[-1].skipped["duplicate_item"] == 1 and report.files[-1].rows_kept == 4
+    assert "duplicate item id 1" in report.summary()
     assert f"{meta}:6: missing parent_asin" in report.bad_lines
     assert report.counts["duplicate_item_rows"] == 1
     assert report.counts["reviewed_items_without_meta"] == 1  # P9

@@ -134,7 +134,75 @@ def test_item_table_without_the_id_column_is_an_error(tmp_path):
     assert con.execute("SELECT item_id, title FROM raw_items").fetchall() == [("i", "T")]
 
 
-def test_milliseconds_read_as_seconds_get_a_note(tmp_path):
+def test_milliseconds_read_as_seconds_are_refused_with_a_hint(tmp_path):
+    # read as seconds, ms times fall ~50,000 years ahead: skipped ("future_timestamp")
     path = _write(tmp_path / "r.csv", f"user_id,item_id,rating,timestamp\nu,i,4,{T0 * 1000}\n")
+    with pytest.raises(InputDataError, match=r"r\.csv:2: timestamp \d+ is after 2100.*time_unit"):
+        load_table(duckdb.connect(), [path])
+    rows = "".join(f"u{k},i,4,{T0 * 1000}\n" for k in range(3))
+    path = _write(tmp_path / "r2.csv", f"user_id,item_id,rating,timestamp\nv,i,4,{T0}\n{rows}")
     report = load_table(duckdb.connect(), [path])
+    assert report.skipped == {"future_timestamp": 3} and report.rows_kept == 1
     assert any("time_unit=ms" in n for n in report.notes)
+
+
+def test_the_header_is_read_from_the_first_line_whatever_the_scan_order(tmp_path):
+    # DuckDB's parallel scan (insertion order off, as data.duck.connect sets it) used
+    # to hand `LIMIT 1` a data row from after a 10 MB line in most tries, giving
+    # "no column 'user_id' (columns: U0, I0, ...)"; the header is now read in Python
+    rows = "".join(f"U{k},I{k % 50},3.0,{T0}\n" for k in range(100))
+    path = _write(tmp_path / "r.csv", f"user_id,item_id,rating,timestamp\nU0,I34,3.0,{T0},{'x' * 10_000_000}\n{rows}")
+    for _ in range(6):
+        con = duckdb.connect(config={"preserve_insertion_order": False})
+        with pytest.raises(InputDataError, match=r"r\.csv:2: cannot read: expected 4 fields, found 5"):
+            load_table(con, [path])
+
+
+def test_header_of_a_zstd_file_and_a_bad_header(tmp_path):
+    con = duckdb.connect()
+    plain = _write(tmp_path / "r.csv", f"\ufeffuser_id;item_id;rating;timestamp\r\nu;i;4;{T0}\r\n")
+    con.execute(f"COPY (SELECT * FROM read_csv('{plain}', all_varchar=true)) TO '{tmp_path / 'r.csv.zst'}' "
+                "(FORMAT csv, DELIMITER ';', COMPRESSION zstd)")
+    for path in (plain, tmp_path / "r.csv.zst"):
+        assert load_table(duckdb.connect(), [path]).rows_kept == 1
+    (tmp_path / "latin.csv").write_bytes(b"user_id,item_id,rating,caf\xe9\n")
+    with pytest.raises(InputDataError, match=r"latin\.csv:1: cannot read: not valid UTF-8"):
+        load_table(con, [tmp_path / "latin.csv"])
+    with pytest.raises(InputDataError, match="empty"):
+        load_table(con, [_write(tmp_path / "empty.csv", "\n\n")])
+
+
+def test_far_future_timestamps_are_skipped_per_reason(tmp_path):
+    far = 1_231_006_505_000_000  # ms: the year ~41,000
+    path = _write(tmp_path / "r.csv", "user_id,item_id,rating,timestamp\n"
+                  f"u1,i1,4,{T0 * 1000}\nu2,i1,3,{far}\nu3,i1,5,4102444799999\nu4,i1,5,4102444800000\n")
+    report = load_table(duckdb.connect(), [path], options={"time_unit": "ms"})
+    assert (report.rows_read, report.rows_kept) == (4, 2)
+    assert report.skipped == {"future_timestamp": 2}
+    assert report.bad_lines == [f"{path}:3: timestamp {far} is after 2100",
+                                f"{path}:5: timestamp 4102444800000 is after 2100"]
+    assert "timestamp after 2100 2" in report.summary()
+
+
+def test_duplicate_item_rows_are_skipped_per_file(tmp_path):
+    reviews = _write(tmp_path / "r.csv", f"user_id,item_id,rating,timestamp\nu,i1,4,{T0}\nu,i2,4,{T0}\n")
+    a = _write(tmp_path / "a.csv", "item_id,title\ni1,\ni2,Two\ni1,One\n")
+    b = _write(tmp_path / "b.csv", "item_id,title\ni2,Two\ni3,Three\n")
+    con = duckdb.connect()
+    report = load_table(con, [reviews], [a, b])
+    assert con.execute("SELECT item_id, title FROM raw_items ORDER BY 1").fetchall() == [
+        ("i1", "One"), ("i2", "Two"), ("i3", "Three")]
+    # i1 without a title loses (in a.csv); of the two equal i2 rows the first file's wins
+    assert (report.items_read, report.items_kept) == (5, 3)
+    assert report.items_skipped == {"duplicate_item": 2}
+    per_file = {Path(f.path).name: (f.rows_kept, f.skipped) for f in report.files if f.role == "items"}
+    assert per_file == {"a.csv": (2, {"duplicate_item": 1}), "b.csv": (1, {"duplicate_item": 1})}
+
+
+def test_only_the_header_line_is_decoded_for_the_header(tmp_path):
+    # a bad byte on line 3 is the reader's to report (with its line), not the header's
+    (tmp_path / "r.csv").write_bytes(f"user_id,item_id,rating,timestamp\nu,i,4,{T0}\nu,\xff,4,{T0}\n".encode("latin-1"))
+    with pytest.raises(InputDataError, match=r"r\.csv:3: cannot read: not valid UTF-8"):
+        load_table(duckdb.connect(), [tmp_path / "r.csv"])
+    old_mac = _write(tmp_path / "mac.csv", f"user_id,item_id,rating,timestamp\ru,i,4,{T0}\r")
+    assert load_table(duckdb.connect(), [old_mac]).rows_kept == 1  # a lone \r ends the header too

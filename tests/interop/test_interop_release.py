@@ -129,8 +129,59 @@ def test_bad_members_are_skipped_and_counted(tmp_path):
     path.write_text(json.dumps(groups))
     rep = release.import_release(folder, tmp_path / "out")
     assert rep.questions["test"] == {"easy": 2, "medium": 2, "hard": 1}
-    assert any("relative_rating" in reason for reason in rep.skipped)
+    assert rep.skipped["missing_field"] == 1
+    assert rep.examples == [f"{path}:A2: group rejected: user {groups['A2'][0][1]['user_id']}: "
+                            "missing 'relative_rating'"]
     assert rep.skipped["extra groups ignored (first group counts)"] == 6
+
+
+def test_impossible_values_and_malformed_groups_are_rejected_as_the_builder_does(tmp_path):
+    """Ratings 0, 6 and NaN, a user twice in a group, negative and far-future times and
+    malformed groups: counted per reason in the builder's words, the first few per
+    file as `file:key: reason`, printed by the command; never scored, never NaN."""
+    from helpers.cli import invoke
+
+    asins = ["A1", "A2", "A3", "A4", "A5", "A6"]
+    folder = write_release(tmp_path / "r", asins, heldout=0, timestamps=True)
+    path = folder / "item2group_avg_diff_sample-medium.json"
+    groups = json.loads(path.read_text())
+    groups["A1"][0][1]["rating"] = 0
+    groups["A2"][0][0]["rating"] = 6
+    groups["A3"][0][2]["relative_rating"] = float("nan")  # json.dumps writes NaN, json.load reads it
+    groups["A4"][0][2] = dict(groups["A4"][0][0])
+    groups["A5"][0][1]["timestamp"] = -5
+    groups["bad1"], groups["bad2"] = "oops", [[{"user_id": "only"}], 3]
+    path.write_text(json.dumps(groups))
+    hpath = folder / "userid2history.json"
+    history = json.loads(hpath.read_text())
+    u0 = groups["A6"][0][0]["user_id"]
+    history[u0][-1]["timestamp"] = -1
+    history[u0][0]["rating"] = float("nan")
+    history[groups["A6"][0][1]["user_id"]][-1]["timestamp"] = 1_231_006_505_000_000  # year ~41,000
+    hpath.write_text(json.dumps(history))
+    out = tmp_path / "out"
+    result = invoke(["import-release", "--data", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    bench = Benchmark(out)
+    assert [q.item_id for q in bench.questions("test", "medium")] == ["A6"]
+    assert "NaN" not in (out / "test-medium.jsonl").read_text()
+    manifest = json.loads((out / "manifest.json").read_text())
+    skipped = manifest["counts"]["skipped"]
+    assert {k: v for k, v in skipped.items() if not k.startswith("extra")} == {
+        "bad_rating": 4, "duplicate_member": 1, "bad_timestamp": 2, "future_timestamp": 1,
+        "malformed_row": 1, "missing_field": 1}
+    uid = {a: [m["user_id"] for m in groups[a][0]] for a in asins}
+    want = [f"{path}:A1: group rejected: user {uid['A1'][1]}: rating 0 outside 1..5",
+            f"{path}:A2: group rejected: user {uid['A2'][0]}: rating 6 outside 1..5",
+            f"{path}:A3: group rejected: user {uid['A3'][2]}: relative_rating nan is not a number",
+            f"{path}:A4: group rejected: user {uid['A4'][0]} is in it twice",
+            f"{path}:A5: group rejected: user {uid['A5'][1]}: timestamp -5 is not a valid time"]
+    assert [e for e in manifest["bad_lines"] if e.startswith(str(path))] == want  # the first 5 of the file
+    assert f"{hpath}:{u0} entry 0: rating nan is not a number" in manifest["bad_lines"]
+    assert f"{hpath}:{u0} entry {len(history[u0]) - 1}: timestamp -1 is not a valid time" in manifest["bad_lines"]
+    assert ("skipped: bad rating 4, bad timestamp 2, user twice in one group 1, timestamp after 2100 1, "
+            "malformed row 1, missing field 1") in result.output
+    assert f"  {want[0]}" in result.output
 
 
 def test_refuses_to_overwrite_a_foreign_directory(small_release, tmp_path):
@@ -338,3 +389,16 @@ def test_released_outputs_official_v2_is_the_corrected_rule(tmp_path):
         v1 = score_run(load_run(run_dir), "official-v1", n_resamples=10, extra=False)[0].score
         if level == "hard" and tag == "group":
             assert row.score != pytest.approx(v1)  # the correction changes the published kind of number
+
+
+def test_numbers_as_text_are_read_as_the_builder_reads_them(tmp_path):
+    folder = write_release(tmp_path / "r", ["A1", "A2"], heldout=0)
+    path = folder / "item2group_avg_diff_sample-easy.json"
+    groups = json.loads(path.read_text())
+    first = groups["A1"][0][0]
+    first["avg_rating"], first["history_len"] = str(first["avg_rating"]), float(first["history_len"])
+    groups["A2"][0][0]["avg_rating"] = True  # a boolean is not a rating
+    path.write_text(json.dumps(groups))
+    rep = release.import_release(folder, tmp_path / "out")
+    assert rep.questions["test"]["easy"] == 1
+    assert rep.skipped["bad_rating"] == 1 and "avg_rating true is not a number" in rep.examples[0]

@@ -8,9 +8,11 @@ setting fixed once, before its first query: the memory limit (DuckDB's share of
 failed build leaves nothing behind), threads, insertion order, time zone. Nothing
 SETs them later. Then the source is loaded and the benchmark written.
 
-A stage that fails unexpectedly (a bug, DuckDB out of memory or out of disk) raises
-`BuildFailed`, one line naming the stage, with the traceback written to
-`<out>.build-error.log`; input and option errors pass through as they are.
+A stage that fails unexpectedly (a bug, DuckDB out of disk) raises `BuildFailed`, one
+line naming the stage, with the traceback written to `<out>.build-error.log`; input and
+option errors pass through as they are. A `--memory-limit` below the measured floor for
+the input's size is refused before any work, and running out of memory all the same
+ends in one line naming `--memory-limit` and a limit to use (`memory.out_of_memory`).
 """
 
 from __future__ import annotations
@@ -29,13 +31,20 @@ from typing import Any
 import duckdb
 
 from ..constants import __version__
-from ..data.duck import connect
+from ..data.duck import connect, is_out_of_memory
 from ..data.report import LoadReport
 from ..errors import ConfigError, PerRecBenchError
 from ..locking import locked
 from ..records import BenchManifest
 from .builder import write_benchmark
-from .memory import duckdb_share, duckdb_threads, parse_size
+from .memory import (
+    check_limit,
+    duckdb_share,
+    duckdb_threads,
+    input_bytes,
+    out_of_memory,
+    parse_size,
+)
 from .params import BuildParams
 from .pool import WorkerPool, default_workers
 from .staging import check_target, staged_directory
@@ -145,14 +154,19 @@ def error_log_path(out: Path) -> Path:
 
 
 @contextmanager
-def _stage_errors(watch: _Watch, out: Path, context: dict[str, Any]) -> Iterator[None]:
-    """Unexpected exceptions -> BuildFailed naming the stage, traceback to the error log."""
+def _stage_errors(watch: _Watch, out: Path, context: dict[str, Any],
+                  memory: Callable[[str, BaseException], PerRecBenchError]) -> Iterator[None]:
+    """Unexpected exceptions -> BuildFailed naming the stage, traceback to the error log;
+    running out of memory -> `memory(stage, exc)`, the one line naming --memory-limit."""
     log = error_log_path(out)
     try:
         yield
     except (PerRecBenchError, KeyboardInterrupt):
         raise
     except Exception as exc:
+        if is_out_of_memory(exc):
+            log.unlink(missing_ok=True)
+            raise memory(watch.stage, exc) from exc
         text = [f"perrecbench {__version__}: build of {out} failed while {watch.stage}",
                 *(f"{k}: {v}" for k, v in context.items()), "", traceback.format_exc()]
         try:
@@ -196,6 +210,9 @@ def build_from_source(
     duck_limit = duckdb_share(limit) if limit else None
     if source != "synthetic" and not inputs and not hub_categories:
         raise ConfigError(f"--source {source} needs --input")
+    size = input_bytes(inputs + meta)
+    if limit is not None and memory_limit:
+        check_limit(memory_limit, limit, size)  # before any work
     check_target(out)  # before any download or load
     if source == "amazon2023" and hub_categories:
         from ..data.hub import download_amazon
@@ -204,6 +221,12 @@ def build_from_source(
         for cat in hub_categories:
             inputs.append(download_amazon(cat, cache, kind="review"))
             meta.append(download_amazon(cat, cache, kind="meta"))
+        size = input_bytes(inputs + meta)
+        if limit is not None and memory_limit:
+            check_limit(memory_limit, limit, size)  # the downloads are kept for the next try
+
+    def memory(stage: str, exc: BaseException) -> PerRecBenchError:
+        return out_of_memory(memory_limit, limit, size, stage, duck_limit, exc)
     with staged_directory(out) as tmp:
         # inside the staging folder: whatever happens, it goes with it
         spill = Path(temp_dir) / f"perrecbench-{os.getpid()}" if temp_dir else tmp / "duckdb-tmp"
@@ -212,7 +235,7 @@ def build_from_source(
         watch = _Watch(progress or (lambda *a: None), spill)
         try:
             pool = WorkerPool(params, workers or default_workers(), warmup=warm_up)
-            with watch, _stage_errors(watch, out, context), pool:
+            with watch, _stage_errors(watch, out, context, memory), pool:
                 watch.report(f"reading {source} data", 0, 1)
                 pool.start()  # before DuckDB holds any data: the workers share none of it
                 threading.Thread(target=warm_up, daemon=True).start()

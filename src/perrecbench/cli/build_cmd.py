@@ -98,8 +98,10 @@ def build(
 
         if len(input) != 1:
             raise ConfigError("--source release takes one --input: the release's data folder")
-        import_release(input[0], out)
+        rep = import_release(input[0], out)
         console.print(f"[green]imported[/green] the authors' release into {out}")
+        for line in rep.summary():
+            console.print(line, markup=False, highlight=False)
         return
     params = BuildParams(
         seed=seed, min_history=min_history, window_days=window_days, min_gap=_parse_gaps(min_gap),

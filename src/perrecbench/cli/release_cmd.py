@@ -34,10 +34,8 @@ def import_release_cmd(
     if rep.history_len_mismatches:
         typer.secho(f"warning: {rep.history_len_mismatches} members' history_len disagrees with timestamps",
                     fg="yellow", err=True)  # fmt: skip
-    for reason, n in sorted(rep.skipped.items()):
-        typer.secho(f"skipped {n}: {reason}", fg="yellow", err=True)
-    for ex in rep.examples:
-        typer.secho(f"  e.g. {ex}", fg="yellow", err=True)
+    for line in rep.summary():
+        typer.secho(line, fg="yellow", err=True)
 
 
 def import_release_results_cmd(

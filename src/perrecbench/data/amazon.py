@@ -132,6 +132,7 @@ def load_amazon(
             stage(
                 con, STAGED_ITEMS, ITEM_COLUMNS, _sources(con, metas, META_KEYS, _meta),
                 lambda src: item_checks(src.rows, "parent_asin"), report, ITEMS, sums, load.max_bad_lines,
+                keep_file=True,
             )
             finish_items(con, STAGED_ITEMS, report)
             missing = reviewed_items_without_meta(con)

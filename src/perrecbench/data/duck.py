@@ -44,7 +44,14 @@ def input_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as exc:
+        if is_out_of_memory(exc):
+            raise  # not the file's fault: the builder names --memory-limit
         raise InputDataError(describe_error(path, str(exc))) from exc
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """DuckDB's out-of-memory error, however it is wrapped (or Python's MemoryError)."""
+    return isinstance(exc, (duckdb.OutOfMemoryException, MemoryError)) or "Out of Memory Error" in str(exc)
 
 
 def describe_error(path: Path, message: str) -> str:

@@ -18,6 +18,10 @@ REASONS: dict[str, str] = {
     "missing_field": "missing field",
     "bad_rating": "bad rating",
     "bad_timestamp": "bad timestamp",
+    "future_timestamp": "timestamp after 2100",
+    "duplicate_item": "duplicate item id",
+    "duplicate_member": "user twice in one group",  # release groups (import-release)
+    "small_group": "group with fewer than 2 members",
 }
 
 REVIEWS = "reviews"
@@ -93,8 +97,7 @@ class LoadReport:
         ]
         for label, skipped in (("reviews skipped", self.skipped), ("items skipped", self.items_skipped)):
             if any(skipped.values()):
-                parts = ", ".join(f"{REASONS.get(k, k)} {v:,}" for k, v in sorted(skipped.items()) if v)
-                lines.append(f"  {label}: {parts}")
+                lines.append(f"  {label}: {reason_counts(skipped)}")
         if self.bad_lines:
             lines.append("  first bad lines:")
             lines.extend(f"    {b}" for b in self.bad_lines)
@@ -121,6 +124,11 @@ class LoadReport:
             source="synthetic", rows_read=n_reviews, rows_kept=n_reviews,
             items_read=n_items, items_kept=n_items, options=dict(options),
         )
+
+
+def reason_counts(skipped: dict[str, int]) -> str:
+    """'bad rating 3, missing field 1': counts per skip reason, in words, by reason."""
+    return ", ".join(f"{REASONS.get(k, k)} {v:,}" for k, v in sorted(skipped.items()) if v)
 
 
 def _merge(into: dict[str, int], add: dict[str, int]) -> None:

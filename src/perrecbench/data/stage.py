@@ -34,6 +34,10 @@ ITEM_COLUMNS = {
     "category": "VARCHAR", "description": "VARCHAR",
 }
 WS = lit(" \t\r\n")  # what `trim` strips from text fields
+# Reviews dated at or after 2100-01-01 are skipped ("future_timestamp"). A fixed
+# bound, not the build's clock, so a rebuild keeps the same rows; such times are
+# usually milliseconds read as seconds (year ~50,000) or a corrupt field.
+TIMESTAMP_MAX_MS = 4_102_444_800_000
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ def review_checks(
             THEN {lit(names.rating)} || ' ' || left(_r, 40) || ' is not a number'
             ELSE {lit(names.rating)} || ' ' || left(_r, 40) || ' outside {lo:g}..{hi:g}' END
         WHEN 'bad_timestamp' THEN {lit(names.time)} || ' ' || left(_t, 40) || ' is not a valid time'
+        WHEN 'future_timestamp' THEN {lit(names.time)} || ' ' || left(_t, 40) || ' is after 2100'
       END AS _detail
     FROM (
       SELECT *,
@@ -108,6 +113,7 @@ def review_checks(
              WHEN user_id IS NULL OR item_id IS NULL OR _r IS NULL OR _t IS NULL THEN 'missing_field'
              WHEN rating IS NULL OR NOT (rating BETWEEN {lo!r} AND {hi!r}) THEN 'bad_rating'
              WHEN "timestamp" IS NULL OR "timestamp" < 0 THEN 'bad_timestamp'
+             WHEN "timestamp" >= {TIMESTAMP_MAX_MS} THEN 'future_timestamp'
         END AS _reason
       FROM (
         SELECT *, nullif(_u, '') AS user_id, nullif(_i, '') AS item_id,
@@ -144,11 +150,13 @@ def stage(
     role: str,
     checksums: Checksums,
     max_bad: int = 5,
+    keep_file: bool = False,
 ) -> None:
     """Load all `sources` into `table` (kept rows only), recording per-file stats in `report`.
 
     `checks(source)` is the SQL typing and validating that file's rows (`review_checks`
-    or `item_checks` over `source.rows`).
+    or `item_checks` over `source.rows`). `keep_file` keeps the `_file` column (the
+    index of the row's source) for `finish_items`, which counts duplicates per file.
 
     Raises InputDataError naming a file that yields no usable row.
     """
@@ -179,7 +187,8 @@ def stage(
             raise InputDataError(_no_rows(src, stats, examples, role))
     con.execute(f"DELETE FROM {table} WHERE _reason IS NOT NULL")
     con.execute(f"ALTER TABLE {table} DROP COLUMN _reason")
-    con.execute(f"ALTER TABLE {table} DROP COLUMN _file")
+    if not keep_file:
+        con.execute(f"ALTER TABLE {table} DROP COLUMN _file")
 
 
 def first_bad(
@@ -209,8 +218,10 @@ def _no_rows(src: Source, stats: FileStats, examples: list[str], role: str) -> s
         return f"{src.path}: no usable {what} rows: the file is empty"
     why = ", ".join(f"{REASONS.get(k, k)} {v:,}" for k, v in stats.skipped.items())
     n = stats.rows_read
+    hint = ("; are the times milliseconds read as seconds? (see time_unit)"
+            if 2 * stats.skipped.get("future_timestamp", 0) > n else "")
     return (f"{src.path}: no usable {what} rows in {n:,} {src.unit}{'s' if n != 1 else ''} "
-            f"({why}); first: {'; '.join(examples[:3])}")
+            f"({why}); first: {'; '.join(examples[:3])}{hint}")
 
 
 def empty_items(con: duckdb.DuckDBPyConnection) -> None:
@@ -219,11 +230,14 @@ def empty_items(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def finish_items(con: duckdb.DuckDBPyConnection, staged: str, report: LoadReport) -> None:
-    """`raw_items` from staged item rows: one row per item id, HTML entities decoded.
+    """`raw_items` from staged item rows (staged with `keep_file`): one row per item id,
+    HTML entities decoded.
 
-    Among duplicate ids the row with a title wins, then the smallest values, so the
-    choice never depends on file or thread order.
+    Among duplicate ids the row with a title wins, then the smallest values (then the
+    first file), so the choice never depends on file or thread order. The rows that
+    lost are skipped rows ("duplicate_item"), counted per file like other bad rows.
     """
+    order = "title IS NULL, title, author, category, description, _file"
     with _unescape_function(con) as fn:
         def dec(col: str) -> str:
             return f"CASE WHEN {col} LIKE '%&%;%' THEN {fn}({col}) ELSE {col} END AS {col}"
@@ -231,15 +245,33 @@ def finish_items(con: duckdb.DuckDBPyConnection, staged: str, report: LoadReport
         con.execute(f"""
             CREATE OR REPLACE TABLE raw_items AS
             SELECT item_id, {dec('title')}, {dec('author')}, category, {dec('description')}
-            FROM (SELECT DISTINCT ON (item_id) * FROM {staged}
-                  ORDER BY item_id, title IS NULL, title, author, category, description)""")
-    con.execute(f"DROP TABLE {staged}")
+            FROM (SELECT DISTINCT ON (item_id) * FROM {staged} ORDER BY item_id, {order})""")
     n = one_row(con, "SELECT count(*), count(title) FROM raw_items")
     dupes = report.items_kept - n[0]
     if dupes:
+        _count_duplicates(con, staged, order, report)
         report.counts["duplicate_item_rows"] = dupes
+    con.execute(f"DROP TABLE {staged}")
     report.counts["items"] = n[0]
     report.counts["items_without_title"] = n[0] - n[1]
+
+
+def _count_duplicates(con: duckdb.DuckDBPyConnection, staged: str, order: str, report: LoadReport) -> None:
+    """Move the item rows that lost to another row of the same id from kept to skipped,
+    per file (only the duplicated ids are looked at: usually none)."""
+    lost = dict(con.execute(f"""
+        SELECT _file, count(*) FROM (
+          SELECT _file, row_number() OVER (PARTITION BY item_id ORDER BY {order}) AS k
+          FROM {staged} SEMI JOIN (SELECT item_id FROM {staged} GROUP BY 1 HAVING count(*) > 1) USING (item_id))
+        WHERE k > 1 GROUP BY 1""").fetchall())
+    files = [f for f in report.files if f.role == ITEMS]
+    for i, n in lost.items():
+        stats = files[int(i)]
+        stats.rows_kept -= n
+        stats.skipped = dict(sorted({**stats.skipped, "duplicate_item": n}.items()))
+    total = sum(lost.values())
+    report.items_kept -= total
+    report.items_skipped = dict(sorted({**report.items_skipped, "duplicate_item": total}.items()))
 
 
 @contextmanager
@@ -299,12 +331,13 @@ class LoadOptions:
 
 def time_scale_note(con: duckdb.DuckDBPyConnection, report: LoadReport, unit: str) -> None:
     """Warn when kept timestamps look like the wrong unit (seconds read as ms or back)."""
-    lo, hi = one_row(con, 'SELECT min("timestamp"), max("timestamp") FROM raw_reviews')
+    hi = one_row(con, 'SELECT max("timestamp") FROM raw_reviews')[0]
     if hi is None:
         return
+    future = report.skipped.get("future_timestamp", 0)
     if hi < 100_000_000_000 and unit != "s":
         report.notes.append(f"timestamps look like seconds (max {hi}) but were read as {unit}; "
                             "all times fall in 1970 (set time_unit=s)")
-    elif lo > 100_000_000_000_000:
-        report.notes.append(f"timestamps look like milliseconds read as seconds (min {lo} ms); "
-                            "set time_unit=ms")
+    elif future > report.rows_kept:  # (milliseconds read as seconds fall after 2100)
+        report.notes.append(f"{future:,} reviews dated after 2100 were skipped: are the times "
+                            "milliseconds read as seconds? (set time_unit=ms)")

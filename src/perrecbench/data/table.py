@@ -10,6 +10,7 @@ quoted fields.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import duckdb
 
 from ..errors import ConfigError, InputDataError
-from .duck import ident, input_errors, lit, reads_times_as_utc, schema_of
+from .duck import ident, lit, reads_times_as_utc, schema_of
 from .encoding import readable
 from .files import Checksums, data_format, require_files
 from .report import ITEMS, REVIEWS, LoadReport
@@ -51,6 +52,8 @@ OPTIONS: dict[str, Any] = {
     "category_col": "category", "description_col": "description",
 }
 STAGED_ITEMS = "_perrecbench_items"
+MAX_HEADER_CHARS = 1_000_000  # a header line longer than this is not a header
+HEADER_BLOCK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def open_table(con: duckdb.DuckDBPyConnection, path: Path, layout: Layout = Layo
     delim = layout.delimiter
     source, encoding = readable(path, layout.encoding)
     if layout.header:
-        first = _first_line(con, source, encoding, path)
+        first = _first_line(source, encoding, path)
         delim = delim or ("\t" if data_format(path) == "tsv" else _guess_delimiter(first))
         names = next(csv.reader([first], delimiter=delim, quotechar=layout.quote or '"'))
         names = [n.strip() for n in names]
@@ -118,17 +121,40 @@ def open_table(con: duckdb.DuckDBPyConnection, path: Path, layout: Layout = Layo
     return Table(path, call, {n: "VARCHAR" for n in names}, "line", 1 if layout.header else 0)
 
 
-def _first_line(con: duckdb.DuckDBPyConnection, source: Path, encoding: str, path: Path) -> str:
-    """The header line of `path` (read from `source`, its readable form)."""
-    with input_errors(path):
-        row = con.execute(
-            f"SELECT line FROM read_csv({lit(source)}, columns={{'line': 'VARCHAR'}}, header=false, "
-            f"delim=chr(1), quote='', escape='', auto_detect=false, strict_mode=false, "
-            f"encoding={lit(encoding)}, compression='auto') LIMIT 1"
-        ).fetchone()
-    if row is None or not (row[0] or "").strip():
+def _first_line(source: Path, encoding: str, path: Path) -> str:
+    """The header line of `path` (read from `source`, its readable form), read in Python.
+
+    Why not a `LIMIT 1` query: the connection does not preserve insertion order, so
+    DuckDB's parallel CSV scan may hand any line to the LIMIT first (a data row, when a
+    long line splits the file into several buffers). Only the first line is read here,
+    through pyarrow's stream (plain, .gz or .zst, as DuckDB's `compression='auto'`).
+    """
+    import pyarrow as pa
+
+    try:
+        name = codecs.lookup(encoding).name.upper()
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")  # only the header's bytes count
+    except LookupError as exc:
+        raise ConfigError(f"{path}: unknown encoding {encoding!r}") from exc
+    text = ""
+    try:
+        with pa.input_stream(str(source), compression="detect") as fh:
+            while "\n" not in text and "\r" not in text and len(text) <= MAX_HEADER_CHARS:
+                block = fh.read(HEADER_BLOCK)
+                text += decoder.decode(block, final=not block)
+                if not block:
+                    break
+    except (OSError, EOFError, pa.ArrowException) as exc:
+        raise InputDataError(f"{path}: cannot read ({exc})") from exc
+    line = text.split("\n", 1)[0].split("\r", 1)[0]  # \r\n, \n or a lone \r ends it
+    if len(line) > MAX_HEADER_CHARS:
+        raise InputDataError(f"{path}:1: the header line is longer than {MAX_HEADER_CHARS:,} characters")
+    if "\ufffd" in line:
+        raise InputDataError(f"{path}:1: cannot read: not valid {name} text (is the file in another encoding?)")
+    line = line.lstrip("\ufeff")
+    if not line.strip():
         raise InputDataError(f"{path}: the file is empty (expected a header line)")
-    return row[0].lstrip("\ufeff")
+    return line
 
 
 def _guess_delimiter(header: str) -> str:
@@ -167,7 +193,7 @@ def stage_items(
     sources = [t.source(sel) for t, sel in zip(tables, select, strict=True)]
     stage(con, STAGED_ITEMS, ITEM_COLUMNS, sources,
           lambda src: item_checks(src.rows, id_name, malformed="malformed_row"),
-          report, ITEMS, sums, max_bad)
+          report, ITEMS, sums, max_bad, keep_file=True)
     finish_items(con, STAGED_ITEMS, report)
     missing = reviewed_items_without_meta(con)
     report.counts["reviewed_items_without_meta"] = missing

@@ -9,11 +9,18 @@ list order, and each member's time is placed so that exactly `history_len` entri
 earlier (the query review itself, when it is in the list at that index, gets that time).
 Synthetic times are per category: a user present in several categories without
 timestamps gets interleaved histories, so prefer importing such categories one by one.
+
+Validation follows the builder (`data.stage`): ratings are numbers in 1..5, times are
+ms in [0, 2100); a history entry that fails is skipped (its position kept); a group
+with a member that fails, or with the same user twice, is rejected, never scored.
+Skips are counted per reason in the builder's words (`data.report.REASONS`) and the
+first few per file are kept as `file:key: reason`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +31,8 @@ from ...bench import ITEMS, REVIEWS, questions_file, write_manifest, write_quest
 from ...build.staging import check_target, staged_directory
 from ...constants import LEVELS, __version__
 from ...data.files import sha256_file
+from ...data.report import reason_counts
+from ...data.stage import TIMESTAMP_MAX_MS
 from ...errors import InputDataError
 from ...locking import locked
 from ...types import Member, Question
@@ -56,10 +65,79 @@ class ReleaseImportReport:
     items: int = 0
     profiles: int = 0
 
-    def skip(self, reason: str, where: str) -> None:
+    per_file: Counter = field(default_factory=Counter)
+
+    def skip(self, reason: str, file: Path | str, key: str, detail: str) -> None:
+        """Count one skipped entry or group under `reason` (a `REASONS` key); the first
+        few of each file are kept as `file:key: detail`."""
         self.skipped[reason] += 1
-        if len(self.examples) < 10:
-            self.examples.append(f"{where}: {reason}")
+        self.per_file[str(file)] += 1
+        if self.per_file[str(file)] <= EXAMPLES_PER_FILE:
+            self.examples.append(f"{file}:{key}: {detail}")
+
+    def summary(self) -> list[str]:
+        """What was skipped, as the builder prints it: counts per reason, first bad entries."""
+        bad = {k: v for k, v in self.skipped.items() if k != EXTRA_GROUPS}
+        lines = [f"skipped: {reason_counts(bad)}"] if bad else []
+        if self.skipped.get(EXTRA_GROUPS):
+            lines.append(f"{self.skipped[EXTRA_GROUPS]:,} {EXTRA_GROUPS}")
+        if self.examples:
+            lines.append("first bad entries:")
+            lines.extend(f"  {e}" for e in self.examples)
+        return lines
+
+
+EXTRA_GROUPS = "extra groups ignored (first group counts)"  # not bad: the release's rule
+EXAMPLES_PER_FILE = 5  # as the builder's max_bad_lines
+RATING_RANGE = (1.0, 5.0)
+
+
+class _Bad(ValueError):
+    """A value the builder would refuse: (reason key, words for people)."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _finite(value: Any) -> float | None:
+    """A JSON number (or numeric text, as the builder casts text) that is finite; else None.
+    JSON's NaN and Infinity, booleans and other text are None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _rating(value: Any, name: str = "rating", lo: float = RATING_RANGE[0], hi: float = RATING_RANGE[1]) -> float:
+    """A finite number in lo..hi."""
+    x = _finite(value)
+    if x is None:
+        shown = value if isinstance(value, float) else json.dumps(value)[:40]
+        raise _Bad("bad_rating", f"{name} {shown} is not a number")
+    if not lo <= x <= hi:
+        raise _Bad("bad_rating", f"{name} {x:g} outside {lo:g}..{hi:g}")
+    return x
+
+
+def _relative(value: Any) -> float:
+    """rating - mean: both in 1..5, so within -4..4."""
+    lo, hi = RATING_RANGE
+    return _rating(value, "relative_rating", lo - hi, hi - lo)
+
+
+def _time(value: Any, name: str = "timestamp") -> int:
+    """Ms since the epoch, as the builder keeps them: [0, 2100-01-01)."""
+    x = _finite(value)
+    if x is None or x < 0:
+        shown = value if isinstance(value, (int, float)) and not isinstance(value, bool) else json.dumps(value)[:40]
+        raise _Bad("bad_timestamp", f"{name} {shown} is not a valid time")
+    if x >= TIMESTAMP_MAX_MS:
+        raise _Bad("future_timestamp", f"{name} {value} is after 2100")
+    return int(x)
 
 
 @dataclass
@@ -87,7 +165,7 @@ class _History:
 
 def _history(uid: str, raw: Any, report: ReleaseImportReport, where: str) -> _History:
     if not isinstance(raw, list):
-        report.skip("history is not a list", f"{where} user {uid}")
+        report.skip("malformed_row", where, uid, "history is not a list")
         return _History([], False)
     synth = not all(
         isinstance(e, dict) and isinstance(e.get("timestamp"), (int, float)) for e in raw
@@ -98,29 +176,36 @@ def _history(uid: str, raw: Any, report: ReleaseImportReport, where: str) -> _Hi
     for j, e in enumerate(raw):
         asin = e.get("parent_asin", e.get("asin")) if isinstance(e, dict) else None
         rating = e.get("rating") if isinstance(e, dict) else None
-        if asin is None or not isinstance(rating, (int, float)):
-            report.skip(
-                "history entry without parent_asin or rating", f"{where} user {uid} entry {j}"
-            )
+        if asin is None or rating is None:
+            report.skip("missing_field", where, f"{uid} entry {j}",
+                        "missing " + ("parent_asin" if asin is None else "rating"))
             out.append(None)
             continue
-        ts = SYNTH_START_MS + j * SYNTH_STEP_MS if synth else int(e["timestamp"])
-        out.append(_Entry(str(asin), float(rating), ts))
+        try:
+            ts = SYNTH_START_MS + j * SYNTH_STEP_MS if synth else _time(e["timestamp"])
+            out.append(_Entry(str(asin), _rating(rating), ts))
+        except _Bad as bad:
+            report.skip(bad.reason, where, f"{uid} entry {j}", bad.detail)
+            out.append(None)
     return _History(out, synth)
 
 
 def _member(m: Any, asin: str, hist: _History, report: ReleaseImportReport) -> Member:
     """A group member with the truth as given; raises KeyError/TypeError/ValueError if unusable."""
     uid = str(m["user_id"])
-    rel, avg = float(m["relative_rating"]), float(m["avg_rating"])
+    rel, avg = _relative(m["relative_rating"]), _rating(m["avg_rating"], "avg_rating")
     qi = hist.index_of(asin)
-    h = int(m["history_len"]) if "history_len" in m else qi
+    h = m["history_len"] if "history_len" in m else qi
     if h is None:
         raise KeyError("history_len")
+    hx = _finite(h)
+    if hx is None or hx < 0 or hx != int(hx):
+        raise _Bad("malformed_row", f"history_len {json.dumps(h)[:40]} is not a whole number >= 0")
+    h = int(hx)
     query = hist.entries[qi] if qi is not None else None
     entries = hist.valid()
     if "timestamp" in m:
-        ts = int(m["timestamp"])
+        ts = _time(m["timestamp"])
     elif query is not None and (qi == h or not hist.synthesized):
         ts = query.timestamp  # the query review itself
     elif hist.synthesized or not entries:
@@ -131,17 +216,40 @@ def _member(m: Any, asin: str, hist: _History, report: ReleaseImportReport) -> M
     if sum(e.timestamp < ts for e in entries) != h:
         report.history_len_mismatches += 1
     if "rating" in m:
-        rating = float(m["rating"])
+        rating = _rating(m["rating"])
     elif query is not None:
         rating = query.rating
     else:
-        rating = avg + rel
+        rating = _rating(avg + rel, "avg_rating + relative_rating")
     if "most_common_rating" in m:
-        mcr = float(m["most_common_rating"])
+        mcr = _rating(m["most_common_rating"], "most_common_rating")
     else:
         past = [e.rating for e in hist.valid(h)]
         mcr = Counter(past).most_common(1)[0][0] if past else avg
     return Member(uid, rating, rel, avg, mcr, h, ts)
+
+
+def _group(
+    members: list[Any], asin: str, histories: dict[str, _History], report: ReleaseImportReport
+) -> tuple[Member, ...]:
+    """The group's members; `_Bad` (naming the user) for a member the builder would
+    refuse or a user who is in the group twice."""
+    users: list[Member] = []
+    for k, m in enumerate(members):
+        uid = str(m.get("user_id")) if isinstance(m, dict) and "user_id" in m else None
+        if uid is None:
+            raise _Bad("missing_field", f"member {k} has no user_id")
+        if any(u.user_id == uid for u in users):
+            raise _Bad("duplicate_member", f"user {uid} is in it twice")
+        try:
+            users.append(_member(m, asin, histories.get(uid, _History([], False)), report))
+        except _Bad as bad:
+            raise _Bad(bad.reason, f"user {uid}: {bad.detail}") from None
+        except KeyError as exc:
+            raise _Bad("missing_field", f"user {uid}: missing {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise _Bad("malformed_row", f"user {uid}: {exc}") from None
+    return tuple(users)
 
 
 def _questions(
@@ -150,24 +258,21 @@ def _questions(
     data = read_json(path)
     out = []
     for asin, groups in data.items():
-        where = f"{path} item {asin}"
+        key = str(asin)
         if isinstance(groups, list) and groups and isinstance(groups[0], dict):
             groups = [groups]  # a single group instead of a list of groups
         if not isinstance(groups, list) or not groups or not isinstance(groups[0], list):
-            report.skip("no group", where)
+            report.skip("malformed_row", path, key, "no group (expected a list of members)")
             continue
         if len(groups) > 1:
-            report.skipped["extra groups ignored (first group counts)"] += len(groups) - 1
+            report.skipped[EXTRA_GROUPS] += len(groups) - 1
         try:
-            users = tuple(
-                _member(m, str(asin), histories.get(str(m["user_id"]), _History([], False)), report)
-                for m in groups[0]
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            report.skip(f"member without usable {exc}", where)
+            users = _group(groups[0], key, histories, report)
+        except _Bad as bad:
+            report.skip(bad.reason, path, key, f"group rejected: {bad.detail}")
             continue
         if len(users) < 2:
-            report.skip("group with fewer than 2 members", where)
+            report.skip("small_group", path, key, "group with fewer than 2 members")
             continue
         out.append(
             Question(
@@ -225,7 +330,7 @@ def import_release(
                 )
         for asin, item in read_json(folder / ITEM_FILE).items():
             if not isinstance(item, dict):
-                report.skip("item metadata is not an object", f"{folder / ITEM_FILE} item {asin}")
+                report.skip("malformed_row", folder / ITEM_FILE, str(asin), "item metadata is not an object")
                 continue
             items.setdefault(
                 str(asin),
@@ -257,10 +362,8 @@ def import_release(
                 bucket = questions.setdefault((split, level), {})
                 for q in _questions(path, level, split, histories, report):
                     if q.id in bucket:
-                        report.skip(
-                            "item already imported from another category",
-                            f"{path} item {q.item_id}",
-                        )
+                        report.skip("duplicate_item", path, q.item_id,
+                                    "item already imported from another category")
                         continue
                     bucket[q.id] = q
                     for u in q.users:  # every review of every query item is context
@@ -329,6 +432,8 @@ def import_release(
                     "users_with_synthesized_timestamps": report.users_synthesized_time,
                     "history_len_mismatches": report.history_len_mismatches,
                 },
+                # the first bad entries of each file, as the builder's `bad_lines`
+                **({"bad_lines": list(report.examples)} if report.examples else {}),
             },
         )
     return report
