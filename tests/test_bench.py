@@ -19,6 +19,7 @@ from perrecbench.bench import (
     write_manifest,
 )
 from perrecbench.errors import BenchmarkError
+from perrecbench.records import BenchManifest
 from perrecbench.records.versioning import dumps
 from perrecbench.types import Item, Review
 
@@ -55,14 +56,14 @@ def test_manifest_carries_provenance_and_its_fingerprint_leaves_it_out(tmp_path)
     (old / MANIFEST).write_text(dumps({"format_version": 1, **data}), encoding="utf-8")
     new = tmp_path / "new"
     new.mkdir()
-    written = write_manifest(new, data)
+    written = write_manifest(new, BenchManifest.from_data(data))
     assert written.provenance is not None and written.provenance.perrecbench
     stored = json.loads((new / MANIFEST).read_text())
     assert stored["provenance"]["python"] and stored["params"] == {"seed": 1, "max_train": None}
     assert bench_fingerprint(new) == bench_fingerprint(old)
     other = tmp_path / "other"
     other.mkdir()
-    write_manifest(other, {**data, "params": {"seed": 2, "max_train": None}})
+    write_manifest(other, BenchManifest.from_data({**data, "params": {"seed": 2, "max_train": None}}))
     assert bench_fingerprint(other) != bench_fingerprint(new)
     assert Benchmark(new).manifest.counts.test_questions("easy") == 3
 

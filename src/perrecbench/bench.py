@@ -19,7 +19,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from .constants import LEVELS, SPLITS
 from .errors import BenchmarkError
@@ -59,9 +58,9 @@ def read_questions(path: Path) -> list[Question]:
     return out
 
 
-def write_manifest(bench_dir: Path, manifest: BenchManifest | dict[str, Any]) -> BenchManifest:
-    """Validate and write the manifest, with this process's provenance added."""
-    record = manifest if isinstance(manifest, BenchManifest) else BenchManifest.from_data(manifest)
+def write_manifest(bench_dir: Path, manifest: BenchManifest) -> BenchManifest:
+    """Write the manifest, with this process's provenance added."""
+    record = manifest
     if record.provenance is None:
         record = record.model_copy(update={"provenance": provenance.current()})
     record.write(Path(bench_dir) / MANIFEST)

@@ -103,6 +103,14 @@ def test_movielens_invariants(ml_bench):
     assert in_truth_order < 20
 
 
+def test_parquet_files_have_the_one_definition_of_their_columns(ml_bench):
+    from perrecbench.build.columns import ITEMS_SCHEMA, REVIEWS_SCHEMA
+
+    bench, _ = ml_bench
+    for name, schema in (("reviews.parquet", REVIEWS_SCHEMA), ("items.parquet", ITEMS_SCHEMA)):
+        assert pq.ParquetFile(bench.path / name).schema_arrow.equals(schema)
+
+
 def test_amazon_sample_invariants(amazon_bench):
     bench, params = amazon_bench
     assert _check_invariants(bench, params) >= 5

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from perrecbench.build import builder, search
+from perrecbench.build import builder, search, sql
 from perrecbench.build.params import BuildParams
 from perrecbench.build.pipeline import BuildFailed, build_from_source, error_log_path
 from perrecbench.cli.main import main
@@ -71,10 +71,24 @@ def test_input_errors_pass_through_unwrapped(tmp_path):
 
 
 def test_the_builder_sets_nothing_on_the_connection(tmp_path):
-    con = connect(300_000_000, tmp_path / "spill", threads=2)
+    con, limit = connect(300_000_000, tmp_path / "spill", threads=2)
     load_source(con, "synthetic", [], None, SMALL)
     settings = ("memory_limit", "threads", "preserve_insertion_order", "temp_directory", "TimeZone")
     query = "SELECT " + ", ".join(f"current_setting('{s}')" for s in settings)
     before = con.execute(query).fetchall()
-    builder.build_benchmark(con, BuildParams(n_items=5, n_heldout=2), tmp_path / "b")
+    builder.build_benchmark(con, BuildParams(n_items=5, n_heldout=2), tmp_path / "b", memory_limit=limit)
     assert con.execute(query).fetchall() == before
+
+
+def test_the_limit_connect_set_travels_as_a_number(tmp_path, monkeypatch):
+    """`connect` returns the limit it set, and the builder cuts its sorts for that number
+    (DuckDB shows its setting as rounded text, "286.1 MiB"; nobody parses it back)."""
+    con, limit = connect(300_000_000, tmp_path / "spill", threads=2)
+    assert limit == 300_000_000
+    assert connect().memory_limit is None
+    load_source(con, "synthetic", [], None, SMALL)
+    cuts = []
+    code_ranges = sql.code_ranges
+    monkeypatch.setattr(sql, "code_ranges", lambda c, t, k, rows: cuts.append(rows) or code_ranges(c, t, k, rows))
+    builder.build_benchmark(con, BuildParams(n_items=5, n_heldout=2), tmp_path / "b", memory_limit=limit)
+    assert cuts and set(cuts) == {max(sql.MIN_ROWS_PER_SORT, 300_000_000 // sql.BYTES_PER_SORTED_ROW)}

@@ -35,7 +35,7 @@ def test_build_identical_whatever_the_ranges(tmp_path, monkeypatch):
     params = BuildParams(seed=4, n_items=20, n_heldout=5, max_train=200)
     digests = []
     for rows in (10**9, 7_000):  # one range for everything; ~15 ranges per sort
-        monkeypatch.setattr(sql, "rows_per_sort", lambda con, rows=rows: rows)
+        monkeypatch.setattr(sql, "rows_per_sort", lambda limit, rows=rows: rows)
         con = duckdb.connect()
         load_source(con, "movielens", [ml], None, {})
         out = tmp_path / str(rows) / "bench"

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from perrecbench.bench import Benchmark, questions_file, write_manifest, write_questions
+from perrecbench.records import BenchManifest
 from perrecbench.types import Member, Question
 
 DAY = 86_400_000
@@ -78,5 +79,5 @@ def make_bench(root: Path) -> Benchmark:
                     [question("heldout-medium-q2", "medium", "heldout", "q2", ["u2", "u3", "u4"])])
     write_questions(questions_file(root, "heldout", "easy"),
                     [question("heldout-easy-q2", "easy", "heldout", "q2", ["u1", "u4"])])
-    write_manifest(root, {"name": "mini"})
+    write_manifest(root, BenchManifest(name="mini"))
     return Benchmark(root)

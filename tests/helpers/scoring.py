@@ -6,7 +6,7 @@ from pathlib import Path
 
 from perrecbench import failures
 from perrecbench.bench import bench_fingerprint, questions_file, write_manifest, write_questions
-from perrecbench.records import Prediction, PredictionLine, RunManifest
+from perrecbench.records import BenchManifest, Prediction, PredictionLine, RunManifest
 from perrecbench.run.rundir import RunDir
 from perrecbench.types import Member, Question
 
@@ -28,7 +28,7 @@ def make_bench(path: Path, questions: dict[str, list[Question]], name: str = "ha
     path.mkdir(parents=True, exist_ok=True)
     for level, qs in questions.items():
         write_questions(questions_file(path, "test", level), qs)
-    write_manifest(path, {"name": name, "kind": "perrecbench"})
+    write_manifest(path, BenchManifest(name=name, kind="perrecbench"))
     return path
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from perrecbench import GROUP_SIZE
 from perrecbench.bench import ITEMS, REVIEWS, questions_file, write_manifest, write_questions
+from perrecbench.records import BenchManifest
 from perrecbench.types import Member, Question
 
 TOPICS = ("mystery", "cooking", "space", "gardening", "history", "poetry")
@@ -65,5 +66,5 @@ def make_tiny_bench(path: Path, per_level: int = 4, heldout: int = 3, n_users: i
         write_questions(questions_file(path, split, level), qs)
     pq.write_table(pa.Table.from_pylist(reviews), path / REVIEWS)
     pq.write_table(pa.Table.from_pylist(items), path / ITEMS)
-    write_manifest(path, {"name": "tiny", "seed": seed, "per_level": per_level})
+    write_manifest(path, BenchManifest(name="tiny", seed=seed, per_level=per_level))
     return path

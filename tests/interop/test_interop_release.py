@@ -60,6 +60,20 @@ def test_import_questions_follow_first_group(small_release, small_bench):
     assert bench.manifest.counts.history_len_mismatches == 0
 
 
+def test_import_writes_the_builders_parquet_columns(small_bench):
+    """reviews.parquet and items.parquet of an import are written as a build writes them
+    (`build.columns`): same columns, types, nullability and compression."""
+    import pyarrow.parquet as pq
+
+    from perrecbench.bench import ITEMS, REVIEWS
+    from perrecbench.build.columns import ITEMS_SCHEMA, REVIEWS_SCHEMA
+
+    for name, schema in ((REVIEWS, REVIEWS_SCHEMA), (ITEMS, ITEMS_SCHEMA)):
+        f = pq.ParquetFile(small_bench / name)
+        assert f.schema_arrow.equals(schema) and f.metadata.num_rows > 0
+        assert f.metadata.row_group(0).column(0).compression == "ZSTD"
+
+
 def test_synthesized_timestamps_put_history_len_entries_before(small_release, small_bench):
     folder = small_release / "data" / "Books" / "Books-processed"
     history = json.loads((folder / "userid2history.json").read_text())

@@ -7,6 +7,7 @@ is checked against `perrecbench correlate|breakdown --format json` and the sweep
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from headless_chromium import Chromium
@@ -23,6 +24,8 @@ from report_helpers import (
 
 from perrecbench.errors import ConfigError
 from perrecbench.report.collect import collect_sections, load_inputs
+from perrecbench.report.sections import sweep as sweep_section
+from perrecbench.score.sweep_table import sweep_table
 
 SYNTHETIC = ["--source", "synthetic", "--option", "n_users=80", "--n-items", "12", "--n-heldout", "3",
              "--max-train", "5"]
@@ -155,6 +158,22 @@ def test_sections_are_absent_without_their_inputs(made):
     assert [f.name for f in rating.figures] == ["rating-errors"]
     # a sweep directory among the paths is a sweep, not leaderboard runs
     assert keys([root / "sweep"], breakdowns=("category",)) == ["sweep"]
+
+
+def test_the_sweep_section_scores_the_runs_loaded_with_the_inputs(made, tmp_path):
+    """Sweeps are read once, with the other runs (one benchmark object for both); the
+    section only scores what was loaded: with the sweep folder gone, it is the same."""
+    root, _, _, _ = made
+    sweep = tmp_path / "sweep"
+    shutil.copytree(root / "sweep", sweep)
+    inputs = load_inputs([root / "runs" / "bias" / "list"], resamples=20, sweeps=[sweep])
+    [loaded] = inputs.sweeps
+    assert {run.bench for _, run in loaded.runs} == {inputs.runs[0].bench}
+    shutil.rmtree(sweep)
+    [section] = collect_sections(inputs, builders=[sweep_section.build])
+    table, _ = sweep_table(root / "sweep", "tau-b", 20, 0)
+    shown = [r.model_dump(exclude={"run"}) for r in section.data.sweeps[0].table.rows]
+    assert shown == [r.model_dump(exclude={"run"}) for r in table.rows] and len(shown) > 4
 
 
 def test_report_options_are_checked(made, tmp_path):

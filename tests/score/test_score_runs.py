@@ -77,3 +77,15 @@ def test_score_command_prints_the_notes_on_stderr_and_json_on_stdout(bench, tmp_
     rows = json.loads(res.stdout)
     assert {r["n_questions"] for r in rows if r["metric"] == "tau-b"} == {3}
     assert "they share" in res.stderr
+
+
+def test_scoring_a_sweep_does_not_load_the_sweep_planner():
+    """`score.sweep_table` reads a sweep's manifest from `records`, not through `run.sweep`
+    (which brings the model registry and the runner)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, perrecbench.score.sweep_table; "
+            "print(sorted(m for m in sys.modules if m.startswith('perrecbench.run.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "perrecbench.run.sweep" not in out and "perrecbench.run.rundir" in out

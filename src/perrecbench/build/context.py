@@ -11,22 +11,17 @@ table `modes(member_id, mode)` in batches.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
 from . import sql
-from .stream import BATCH_ROWS, ParquetSink, numbers, required, sorted_batches, write_parquet
+from .columns import items_sink, reviews_sink
+from .stream import BATCH_ROWS, numbers, sorted_batches
 
 MAX_MODE_VALUES = 64  # distinct ratings up to which modes are counted in numpy (else SQL)
 FLUSH_ROWS = 200_000  # modes gathered before one INSERT
-REVIEW_COLUMNS = ("user_id", "item_id", "rating", "timestamp")  # never null, in reviews.parquet
-# ids and ratings repeat (dictionaries), times grow within a user (deltas): ~7 % smaller
-# than DuckDB's own writer made the file, and faster to write
-REVIEW_ENCODING: dict[str, Any] = {"use_dictionary": ["user_id", "item_id", "rating"],
-                   "column_encoding": {"timestamp": "DELTA_BINARY_PACKED"}}
 
 
 def run_modes(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
@@ -150,16 +145,16 @@ def modes_in_sql(con: duckdb.DuckDBPyConnection, user_mean: str) -> None:
 
 
 def write_context(con: duckdb.DuckDBPyConnection, out: Path, reviews: str, items: str,
-                  user_mean: str) -> dict[str, int]:
-    """Write `out/reviews` and `out/items` from `ctx`, and fill `modes`; returns counts."""
+                  user_mean: str, rows_per_sort: int | None = None) -> dict[str, int]:
+    """Write `out/reviews` and `out/items` from `ctx` (columns: `columns`), and fill
+    `modes`; returns counts. `rows_per_sort`: see `sql.rows_per_sort`."""
     con.execute("CREATE OR REPLACE TABLE modes (member_id BIGINT, mode DOUBLE)")
     numpy_modes = sql.scalar(con, "SELECT count(DISTINCT rating) FROM ctx") <= MAX_MODE_VALUES
     rows_cur, members_cur = con.cursor(), con.cursor()
     try:
-        ranges = sql.code_ranges(con, "ctx", "u", sql.rows_per_sort(con))
-        schema = rows_cur.sql(sql.sorted_context(0, -1)).to_arrow_reader(BATCH_ROWS).schema
+        ranges = sql.code_ranges(con, "ctx", "u", rows_per_sort)
         modes = _Modes(con, sorted_batches(members_cur, sql.member_runs(user_mean))) if numpy_modes else None
-        with ParquetSink(out / reviews, required(schema, REVIEW_COLUMNS), **REVIEW_ENCODING) as sink:
+        with reviews_sink(out / reviews) as sink:
             # user range by user range: each sort fits in memory, the whole is in order
             for lo, hi in ranges:
                 for batch in sorted_batches(rows_cur, sql.sorted_context(lo, hi)):
@@ -175,7 +170,9 @@ def write_context(con: duckdb.DuckDBPyConnection, out: Path, reviews: str, items
         modes_in_sql(con, user_mean)
     items_cur = con.cursor()
     try:
-        write_parquet(items_cur, sql.sorted_items(), out / items, not_null=("item_id",))
+        with items_sink(out / items) as item_rows:
+            for batch in items_cur.sql(sql.sorted_items()).to_arrow_reader(BATCH_ROWS):
+                item_rows.write(batch)
     finally:
         items_cur.close()
     missing = sql.scalar(con, f"SELECT count(*) FROM read_parquet('{out / items}') WHERE title IS NULL")

@@ -239,7 +239,7 @@ def build_from_source(
                 watch.report(f"reading {source} data", 0, 1)
                 pool.start()  # before DuckDB holds any data: the workers share none of it
                 threading.Thread(target=warm_up, daemon=True).start()
-                con = connect(duck_limit, spill, threads or duckdb_threads(duck_limit, _cores()))
+                con, con_limit = connect(duck_limit, spill, threads or duckdb_threads(duck_limit, _cores()))
                 watch.con = con
                 try:
                     report = load_source(con, source, inputs, meta or None, options)
@@ -247,7 +247,7 @@ def build_from_source(
                         on_loaded(report)
                     manifest = write_benchmark(
                         con, params, tmp, inputs={"source": source, **report.to_dict()},
-                        name=out.name, progress=watch.report, pool=pool)
+                        name=out.name, progress=watch.report, pool=pool, memory_limit=con_limit)
                 finally:
                     watch.con = None
                     con.close()

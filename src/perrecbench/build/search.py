@@ -109,16 +109,17 @@ class _MemberWriter:
 
 def search_groups(
     con: duckdb.DuckDBPyConnection, params: BuildParams, pool: WorkerPool, n_candidates: int,
-    progress: Progress, parallel: bool = True,
+    progress: Progress, parallel: bool = True, rows_per_sort: int | None = None,
 ) -> SearchResult:
-    """Run the group search over `candidates`; fills `members` (see the module doc)."""
+    """Run the group search over `candidates`; fills `members` (see the module doc).
+    `rows_per_sort`: see `sql.rows_per_sort`."""
     result = SearchResult(n_candidates=n_candidates, items={lv: set() for lv in params.levels})
     sql.create_members(con)
     writer = _MemberWriter(con)
     stream = con.cursor()  # the stream needs a cursor of its own while `con` inserts
     chunks: deque[pa.Table] = deque()
 
-    ranges = sql.code_ranges(con, "candidates", "i", sql.rows_per_sort(con))
+    ranges = sql.code_ranges(con, "candidates", "i", rows_per_sort)
 
     def batches():  # item range by item range: each sort fits in memory, the whole is in order
         for lo, hi in ranges:

@@ -15,7 +15,6 @@ from typing import Any
 import duckdb
 
 from ..data.duck import one_row
-from .memory import parse_size
 from .params import BuildParams
 
 BYTES_PER_SORTED_ROW = 150  # DuckDB memory one row takes in our sorts and windows (measured)
@@ -54,25 +53,30 @@ def encode(con: duckdb.DuckDBPyConnection) -> int:
     return scalar(con, "SELECT count(*) FROM coded")
 
 
-def rows_per_sort(con: duckdb.DuckDBPyConnection) -> int:
-    """Rows one sort or window may take so that it runs in DuckDB's memory, not on disk."""
-    limit = parse_size(str(scalar(con, "SELECT current_setting('memory_limit')")))
-    return max(MIN_ROWS_PER_SORT, limit // BYTES_PER_SORTED_ROW)
+def rows_per_sort(memory_limit: int | None) -> int | None:
+    """Rows one sort or window may take so that it runs in DuckDB's memory, not on disk,
+    for the limit `data.duck.connect` set (bytes); None (DuckDB's default limit, which
+    is most of the machine's memory): sorts are not cut."""
+    if memory_limit is None:
+        return None
+    return max(MIN_ROWS_PER_SORT, memory_limit // BYTES_PER_SORTED_ROW)
 
 
-def code_ranges(con: duckdb.DuckDBPyConnection, table: str, code: str, max_rows: int) -> list[tuple[int, int]]:
+def code_ranges(con: duckdb.DuckDBPyConnection, table: str, code: str,
+                max_rows: int | None) -> list[tuple[int, int]]:
     """Consecutive (first, last) ranges of `code` in `table`, about `max_rows` rows each
-    (one code's rows are never split), in code order.
+    (one code's rows are never split), in code order; None: one range for all.
 
     Why: a sort or window over rows that outgrow DuckDB's memory spills, and its cost
     per row grows with the input. Cut by code range, each part sorts in memory; the
     parts, in order, are the whole result in order when the code leads the ORDER BY
     (or is the window's PARTITION BY). So cost grows with the input, not faster.
     """
+    per = int(max_rows) if max_rows else 1 << 62
     rows = con.execute(
         f"""WITH c AS (SELECT {code} AS k, count(*) AS n FROM {table} GROUP BY 1),
             s AS (SELECT k, n, sum(n) OVER (ORDER BY k ROWS UNBOUNDED PRECEDING) - n AS before FROM c)
-            SELECT min(k), max(k) FROM s GROUP BY (before // {int(max_rows)})::BIGINT ORDER BY 1"""
+            SELECT min(k), max(k) FROM s GROUP BY (before // {per})::BIGINT ORDER BY 1"""
     ).fetchall()
     return [(int(lo), int(hi)) for lo, hi in rows] or [(0, 0)]
 

@@ -105,11 +105,6 @@ def from_ipc(data: bytes) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
-def required(schema: pa.Schema, names: tuple[str, ...]) -> pa.Schema:
-    """`schema` with the columns `names` marked as never null (DuckDB exports all as nullable)."""
-    return pa.schema([f.with_nullable(False) if f.name in names else f for f in schema])
-
-
 class ParquetSink:
     """A zstd Parquet file written from Arrow batches in row groups of exactly
     `ROW_GROUP_ROWS` (the last one shorter); holds at most one row group in memory.
@@ -152,12 +147,3 @@ class ParquetSink:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def write_parquet(cur: duckdb.DuckDBPyConnection, query: str, path: Path, not_null: tuple[str, ...] = (),
-                  **options) -> int:
-    """Write the rows of a sorted query to `path`; returns the row count."""
-    reader = cur.sql(query).to_arrow_reader(BATCH_ROWS)
-    with ParquetSink(path, required(reader.schema, not_null), **options) as sink:
-        for batch in reader:
-            sink.write(batch)
-    return sink.rows

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -80,8 +80,17 @@ def one_row(con: duckdb.DuckDBPyConnection, query: str) -> tuple[Any, ...]:
     return rows[0]
 
 
+class Connection(NamedTuple):
+    """What `connect` made: the connection and the memory limit it set on it, in bytes
+    (None: DuckDB's default). Callers pass the limit on as a number; nobody reads the
+    setting back from DuckDB as text."""
+
+    con: duckdb.DuckDBPyConnection
+    memory_limit: int | None
+
+
 def connect(memory_limit: int | None = None, temp_dir: Path | None = None,
-            threads: int | None = None) -> duckdb.DuckDBPyConnection:
+            threads: int | None = None) -> Connection:
     """A connection whose settings are fixed here, once, before its first query.
 
     Why: DuckDB refuses to move its temporary directory once something spilled
@@ -95,8 +104,9 @@ def connect(memory_limit: int | None = None, temp_dir: Path | None = None,
     config: dict[str, str | bool | int | float | list[str]] = {
         "preserve_insertion_order": False,
     }
-    if memory_limit:
-        config["memory_limit"] = f"{int(memory_limit)}B"
+    limit = int(memory_limit) if memory_limit else None
+    if limit:
+        config["memory_limit"] = f"{limit}B"
     if temp_dir is not None:
         Path(temp_dir).mkdir(parents=True, exist_ok=True)
         config["temp_directory"] = str(temp_dir)
@@ -107,7 +117,7 @@ def connect(memory_limit: int | None = None, temp_dir: Path | None = None,
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = true")
     con.execute("SET enable_progress_bar_print = false")
-    return con
+    return Connection(con, limit)
 
 
 def reads_times_as_utc(con: duckdb.DuckDBPyConnection) -> bool:

@@ -62,6 +62,8 @@ class BenchManifest(StoredRecord):
     inputs: dict[str, Any] = Field(default_factory=dict)
     counts: BenchCounts = Field(default_factory=BenchCounts)
     files: dict[str, str] | None = None
+    #: the first bad entries of each input file (release import; a build's are in `inputs`)
+    bad_lines: list[str] | None = None
     provenance: Provenance | None = None
 
     @classmethod
@@ -79,8 +81,10 @@ class BenchManifest(StoredRecord):
         return self.source or (str(self.inputs["source"]) if "source" in self.inputs else None)
 
     def to_data(self) -> dict[str, Any]:
-        """The fields the source gave (and only those: a manifest reads back byte for byte)."""
+        """The fields the source gave (and only those: a manifest reads back byte for byte),
+        and always `format_version` (a file without one is read as version 1)."""
         data = self.model_dump(mode="json", exclude_unset=True)
+        data["format_version"] = self.format_version
         if "counts" in data:
             data["counts"] = self.counts.model_dump(mode="json", exclude_unset=True)
         return data

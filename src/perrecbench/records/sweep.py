@@ -12,10 +12,12 @@ the same command and can be scored as far as it got.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import BenchmarkError
 from .provenance import Provenance
 from .score_row import ScoreRow
 from .versioning import StoredRecord
@@ -57,6 +59,14 @@ class SweepManifest(StoredRecord):
     created: str | None = None
     tool_version: str | None = None
     provenance: Provenance | None = None
+
+    @classmethod
+    def read_dir(cls, sweep_dir: Path | str) -> SweepManifest:
+        """The manifest of a sweep directory (`SWEEP/sweep.json`)."""
+        path = Path(sweep_dir) / NAME
+        if not path.exists():
+            raise BenchmarkError(f"{sweep_dir} is not a sweep directory (no {NAME})")
+        return cls.read(path)
 
 
 class SweepRow(ScoreRow):

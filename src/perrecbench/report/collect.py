@@ -12,8 +12,8 @@ breakdowns were added):
    `report/analysis_figures.py`;
 2. write `report/sections/<name>.py` with `render(data, figures) -> str` and
    `build(inputs, progress) -> Section | None`, returning None when its inputs are
-   absent: rating runs are among `inputs.runs` (their `method`), sweeps in
-   `inputs.sweeps`;
+   absent: rating runs are among `inputs.runs` (their `method`), sweeps (loaded, with
+   their runs) in `inputs.sweeps`;
 3. add its `build` to `OPTIONAL_BUILDERS` below. The page, its table of contents, the
    figure files and `report.json` pick it up with no other change.
 """
@@ -23,9 +23,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..bench import Benchmark
 from ..records.sweep import NAME as SWEEP_MANIFEST
 from ..score.runs import load_runs
 from ..score.scoring import score_run
+from ..score.sweep_table import load_sweep
 from .reference import load_reference
 from .section import Progress, ReportInputs, Section, SectionBuilder, no_progress
 from .sections import breakdown, costs, leaderboard, methods, rating, reference, sweep
@@ -54,12 +56,18 @@ def load_inputs(
 ) -> ReportInputs:
     """Load the runs (a folder of runs stands for its runs) and score them like `score`:
     one run per cell of a model's row (`score.runs.one_run_per_cell`). A sweep directory
-    among `paths` is a sweep (its cells are not leaderboard runs)."""
-    sweep_dirs = [Path(p) for p in sweeps] + [Path(p) for p in paths if is_sweep(p)]
+    among `paths` is a sweep (its cells are not leaderboard runs); sweeps are loaded here
+    too, with their runs, so every section works from what was read once."""
+    sweep_dirs = list(dict.fromkeys([Path(p) for p in sweeps] + [Path(p) for p in paths if is_sweep(p)]))
     run_paths = [Path(p) for p in paths if not is_sweep(p)]
-    progress("loading runs", 0, 1)
-    runs = load_runs(run_paths, bench, one_per_cell=True) if run_paths or not sweep_dirs else []
-    progress("loading runs", 1, 1)
+    progress("loading runs", 0, 1 + len(sweep_dirs))
+    benches: dict[str, Benchmark] = {}  # each benchmark is read once, for the runs and the sweeps
+    runs = load_runs(run_paths, bench, one_per_cell=True, benches=benches) if run_paths or not sweep_dirs else []
+    loaded = []
+    for i, path in enumerate(sweep_dirs):
+        progress("loading runs", 1 + i, 1 + len(sweep_dirs))
+        loaded.append(load_sweep(path, benches))
+    progress("loading runs", 1 + len(sweep_dirs), 1 + len(sweep_dirs))
     rows = []
     for i, run in enumerate(runs):
         progress("scoring", i, len(runs))
@@ -67,7 +75,7 @@ def load_inputs(
     progress("scoring", len(runs), len(runs))
     return ReportInputs(runs=runs, rows=rows, metric=metric, seed=seed, resamples=resamples,
                         reference=load_reference() if reference else None,
-                        paths=tuple(run_paths), sweeps=tuple(dict.fromkeys(sweep_dirs)),
+                        paths=tuple(run_paths), sweeps=tuple(loaded),
                         breakdowns=tuple(breakdowns))
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # only for annotations: matplotlib is imported where figures 
 
     from ..records import ScoreRow
     from ..score.runs import LoadedRun
+    from ..score.sweep_table import LoadedSweep
     from .reference import ReferenceRow
 
 #: a stage name, the items done and the items in all (the CLI draws it on stderr)
@@ -70,7 +71,7 @@ class ReportInputs:
     same `metric`, `seed` and `resamples`, so sections that show them agree with it.
     `paths` are the run directories as the user gave them (before a folder of runs was
     expanded into its runs); `sweeps` the sweep directories (`SWEEP/sweep.json`) among
-    them or given with `--sweep`; `breakdowns` what the breakdown section breaks the runs
+    them or given with `--sweep`, loaded with their cells' runs; `breakdowns` what the breakdown section breaks the runs
     down by (`score.breakdown.BY`; empty: no breakdown).
     """
 
@@ -81,7 +82,7 @@ class ReportInputs:
     resamples: int
     reference: Sequence[ReferenceRow] | None = None
     paths: Sequence[Path] = field(default_factory=tuple)
-    sweeps: Sequence[Path] = field(default_factory=tuple)
+    sweeps: Sequence[LoadedSweep] = field(default_factory=tuple)
     breakdowns: Sequence[str] = field(default_factory=tuple)
 
 

@@ -214,13 +214,6 @@ def write_manifest(out: Path, manifest: SweepManifest) -> SweepManifest:
     return record
 
 
-def read_manifest(sweep_dir: Path | str) -> SweepManifest:
-    path = Path(sweep_dir) / NAME
-    if not path.exists():
-        raise BenchmarkError(f"{sweep_dir} is not a sweep directory (no {NAME})")
-    return SweepManifest.read(path)
-
-
 def create_models(request: SweepRequest, cells: Sequence[SweepCell]) -> list[tuple[SweepCell, list[Recommender]]]:
     """Per cell, one model per method (a model that computes its answers) or one shared
     by its methods (a model that makes calls); every LLM cell sends through the first

@@ -156,15 +156,18 @@ def _runs_below(folder: Path) -> list[Path]:
 
 
 def load_runs(run_dirs: Sequence[Path | str], bench: Path | str | None = None,
-              shared_questions: bool = True, one_per_cell: bool = False) -> list[LoadedRun]:
+              shared_questions: bool = True, one_per_cell: bool = False,
+              benches: dict[str, Benchmark] | None = None) -> list[LoadedRun]:
     """Load several runs, reading each benchmark directory once. With `shared_questions`,
     runs on the same benchmark and split that were asked different questions of a level
     are all scored on the questions every one of them was asked. With `one_per_cell`,
     two runs that fill the same cell of a model's row are resolved first
-    (`one_run_per_cell`), so a left-out run does not narrow the others' questions."""
+    (`one_run_per_cell`), so a left-out run does not narrow the others' questions.
+    `benches` (benchmark path -> loaded benchmark) is shared by callers that load runs
+    more than once (the report: its runs and each sweep's), so each is read once."""
     if not run_dirs:
         raise ConfigError("no run directories given")
-    cache: dict[str, Benchmark] = {}
+    cache: dict[str, Benchmark] = {} if benches is None else benches
     runs = []
     for rd in expand_run_dirs(run_dirs):
         key = str(bench) if bench is not None else str(RunDir(rd).read_manifest().bench or "")

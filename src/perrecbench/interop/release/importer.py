@@ -35,7 +35,8 @@ from ...data.report import reason_counts
 from ...data.stage import TIMESTAMP_MAX_MS
 from ...errors import InputDataError
 from ...locking import locked
-from ...types import Member, Question
+from ...records import BenchCounts, BenchManifest
+from ...types import Item, Member, Question, Review
 from .layout import (
     GROUP_FILE,
     HELDOUT_FILE,
@@ -301,27 +302,33 @@ def _description(item: dict[str, Any]) -> str | None:
     return str(d) if d else None
 
 
-@locked("out_dir")
-def import_release(
-    data_dir: Path | str, out_dir: Path | str, categories: Iterable[str] | None = None
-) -> ReleaseImportReport:
-    """Read the authors' layout and write a benchmark directory in our format."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+@dataclass
+class ReleaseData:
+    """What an import keeps of a release, read and checked, before anything is written."""
 
-    folders = find_release_folders(data_dir, categories)
-    out_dir = Path(out_dir)
-    check_target(out_dir)  # before minutes of parsing, not after
-    report = ReleaseImportReport(out_dir, list(folders))
-    questions: dict[tuple[str, str], dict[str, Question]] = {}
-    # (user, item, time) -> rating: history entries are kept as listed (a repeated item
-    # in one list stays, so history_len still counts right); the same entry seen in two
-    # categories is stored once
-    reviews: dict[tuple[str, str, int], float] = {}
+    categories: list[str]
+    #: (split, level) -> question id -> question
+    questions: dict[tuple[str, str], dict[str, Question]] = field(default_factory=dict)
+    #: (user, item, time) -> rating: history entries are kept as listed (a repeated item
+    #: in one list stays, so history_len still counts right); the same entry seen in two
+    #: categories is stored once
+    reviews: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    items: dict[str, Item] = field(default_factory=dict)
+    profiles: dict[str, str] = field(default_factory=dict)
+    #: "<category>/<file name>" -> sha256 of every JSON file of the release folders
+    inputs: dict[str, str] = field(default_factory=dict)
+
+    def review_rows(self) -> list[Review]:
+        """The context reviews in reviews.parquet's order: by user, then time, then item."""
+        rows = [Review(u, i, r, t) for (u, i, t), r in self.reviews.items()]
+        return sorted(rows, key=lambda x: (x.user_id, x.timestamp, x.item_id))
+
+
+def read_release(folders: dict[str, Path], report: ReleaseImportReport) -> ReleaseData:
+    """Read and check the release folders (category -> folder); what is skipped goes to
+    `report`. Writes nothing."""
+    data = ReleaseData(list(folders))
     rated: set[tuple[str, str]] = set()
-    items: dict[str, dict[str, Any]] = {}
-    profiles: dict[str, str] = {}
-    inputs: dict[str, str] = {}
     for cat, folder in folders.items():
         for name in (ITEM_FILE, HISTORY_FILE):
             if not (folder / name).exists():
@@ -332,15 +339,15 @@ def import_release(
             if not isinstance(item, dict):
                 report.skip("malformed_row", folder / ITEM_FILE, str(asin), "item metadata is not an object")
                 continue
-            items.setdefault(
+            data.items.setdefault(
                 str(asin),
-                {
-                    "item_id": str(asin),
-                    "title": str(item.get("title") or ""),
-                    "author": _author(item),
-                    "category": str(item.get("main_category") or cat),
-                    "description": _description(item),
-                },
+                Item(
+                    item_id=str(asin),
+                    title=str(item.get("title") or ""),
+                    author=_author(item),
+                    category=str(item.get("main_category") or cat),
+                    description=_description(item),
+                ),
             )
         histories = {
             str(uid): _history(str(uid), raw, report, str(folder / HISTORY_FILE))
@@ -348,18 +355,18 @@ def import_release(
         }
         for uid, hist in histories.items():
             for e in hist.valid():
-                reviews.setdefault((uid, e.item_id, e.timestamp), e.rating)
+                data.reviews.setdefault((uid, e.item_id, e.timestamp), e.rating)
                 rated.add((uid, e.item_id))
         if (folder / PROFILE_FILE).exists():
             for uid, text in read_json(folder / PROFILE_FILE).items():
                 if isinstance(text, str):
-                    profiles.setdefault(str(uid), text)
+                    data.profiles.setdefault(str(uid), text)
         for split, pattern in (("test", GROUP_FILE), ("heldout", HELDOUT_FILE)):
             for level in LEVELS:
                 path = folder / pattern.format(level=level)
                 if not path.exists():
                     continue
-                bucket = questions.setdefault((split, level), {})
+                bucket = data.questions.setdefault((split, level), {})
                 for q in _questions(path, level, split, histories, report):
                     if q.id in bucket:
                         report.skip("duplicate_item", path, q.item_id,
@@ -369,73 +376,84 @@ def import_release(
                     for u in q.users:  # every review of every query item is context
                         if (u.user_id, q.item_id) not in rated:
                             rated.add((u.user_id, q.item_id))
-                            reviews[(u.user_id, q.item_id, u.timestamp)] = u.rating
+                            data.reviews[(u.user_id, q.item_id, u.timestamp)] = u.rating
         for p in sorted(folder.glob("*.json")):
-            inputs[f"{cat}/{p.name}"] = sha256_file(p)
-    if not any(questions.values()):
+            data.inputs[f"{cat}/{p.name}"] = sha256_file(p)
+    return data
+
+
+def write_release_files(data: ReleaseData, out: Path, report: ReleaseImportReport) -> None:
+    """The questions, reviews.parquet and items.parquet (through the builder's columns,
+    `build.columns`) and the profiles, into the existing, empty directory `out`; the
+    counts go to `report`."""
+    import pyarrow as pa
+
+    from ...build.columns import ITEMS_SCHEMA, REVIEWS_SCHEMA, items_sink, reviews_sink
+
+    def table(records: list[Any], schema: pa.Schema) -> pa.Table:
+        return pa.table({c: [getattr(r, c) for r in records] for c in schema.names}, schema=schema)
+
+    (out / "profiles").mkdir()
+    for (split, level), bucket in sorted(data.questions.items()):
+        n = write_questions(questions_file(out, split, level), bucket.values())
+        report.questions.setdefault(split, {})[level] = n
+    rows = data.review_rows()
+    with reviews_sink(out / REVIEWS) as sink:
+        sink.write(table(rows, REVIEWS_SCHEMA))
+    items = [data.items[k] for k in sorted(data.items)]
+    with items_sink(out / ITEMS) as sink:
+        sink.write(table(items, ITEMS_SCHEMA))
+    (out / PROFILES_OUT).write_text(
+        json.dumps(data.profiles, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+    )
+    report.reviews, report.items, report.profiles = len(rows), len(items), len(data.profiles)
+
+
+def release_manifest(data: ReleaseData, report: ReleaseImportReport, name: str) -> BenchManifest:
+    """The imported benchmark's manifest: the import's rules, the inputs' checksums and
+    what `report` counted while reading and writing."""
+    manifest = BenchManifest(
+        name=name,
+        kind="perrecbench",
+        source="authors-release",
+        tool_version=__version__,
+        categories=list(data.categories),
+        params={
+            "user_mean": "all",
+            "groups": "first group of each item",
+            "timestamps": "synthesized" if report.users_synthesized_time else "given",
+        },
+        inputs=data.inputs,
+        counts=BenchCounts(
+            questions=report.questions,
+            context_reviews=report.reviews,
+            items=report.items,
+            profiles=report.profiles,
+            skipped=dict(report.skipped),
+            users_with_synthesized_timestamps=report.users_synthesized_time,
+            history_len_mismatches=report.history_len_mismatches,
+        ),
+    )
+    if report.examples:  # the first bad entries of each file, as the builder's `bad_lines`
+        manifest = manifest.model_copy(update={"bad_lines": list(report.examples)})
+    return manifest
+
+
+@locked("out_dir")
+def import_release(
+    data_dir: Path | str, out_dir: Path | str, categories: Iterable[str] | None = None
+) -> ReleaseImportReport:
+    """Read the authors' layout and write a benchmark directory in our format."""
+    folders = find_release_folders(data_dir, categories)
+    out_dir = Path(out_dir)
+    check_target(out_dir)  # before minutes of parsing, not after
+    report = ReleaseImportReport(out_dir, list(folders))
+    data = read_release(folders, report)
+    if not any(data.questions.values()):
         raise InputDataError(
             f"{data_dir}: no usable groups in any {GROUP_FILE.format(level='*')} or held_out file"
         )
-
     with staged_directory(out_dir) as tmp:  # a crash leaves the earlier benchmark as it was
-        (tmp / "profiles").mkdir()
-        for (split, level), bucket in sorted(questions.items()):
-            n = write_questions(questions_file(tmp, split, level), bucket.values())
-            report.questions.setdefault(split, {})[level] = n
-        rows = sorted(
-            ((u, i, r, t) for (u, i, t), r in reviews.items()), key=lambda x: (x[0], x[3], x[1])
-        )
-        rschema = pa.schema(
-            [
-                ("user_id", pa.string()),
-                ("item_id", pa.string()),
-                ("rating", pa.float64()),
-                ("timestamp", pa.int64()),
-            ]
-        )
-        pq.write_table(
-            pa.Table.from_pylist(
-                [dict(zip(rschema.names, r, strict=True)) for r in rows], schema=rschema
-            ),
-            tmp / REVIEWS,
-        )
-        ischema = pa.schema(
-            [(k, pa.string()) for k in ("item_id", "title", "author", "category", "description")]
-        )
-        pq.write_table(
-            pa.Table.from_pylist([items[k] for k in sorted(items)], schema=ischema), tmp / ITEMS
-        )
-        (tmp / PROFILES_OUT).write_text(
-            json.dumps(profiles, ensure_ascii=False, sort_keys=True), encoding="utf-8"
-        )
-        report.reviews, report.items, report.profiles = len(rows), len(items), len(profiles)
-        write_manifest(
-            tmp,
-            {
-                "name": out_dir.name,
-                "kind": "perrecbench",
-                "source": "authors-release",
-                "tool_version": __version__,
-                "categories": list(folders),
-                "params": {
-                    "user_mean": "all",
-                    "groups": "first group of each item",
-                    "timestamps": "synthesized" if report.users_synthesized_time else "given",
-                },
-                "inputs": inputs,
-                "counts": {
-                    "questions": report.questions,
-                    "context_reviews": report.reviews,
-                    "items": report.items,
-                    "profiles": report.profiles,
-                    "skipped": dict(report.skipped),
-                    "users_with_synthesized_timestamps": report.users_synthesized_time,
-                    "history_len_mismatches": report.history_len_mismatches,
-                },
-                # the first bad entries of each file, as the builder's `bad_lines`
-                **({"bad_lines": list(report.examples)} if report.examples else {}),
-            },
-        )
+        write_release_files(data, tmp, report)
+        write_manifest(tmp, release_manifest(data, report, out_dir.name))
     return report
-
-

@@ -1,7 +1,8 @@
 """Sweeps (`perrecbench sweep --out SWEEP`): each sweep's table and a line plot per
 varied setting. Shown when the report is given a sweep directory (as a path, or with
-`--sweep`). The table is `score.sweep_table` for the report's metric, seed and
-resamples: what the sweep wrote as `sweep-table.json` when made with the same ones.
+`--sweep`). The table is the sweep's runs, loaded with the report's inputs, scored by
+`score.sweep_table.score_sweep` for the report's metric, seed and resamples: what the
+sweep wrote as `sweep-table.json` when made with the same ones.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from ...constants import LEVELS, METHODS, RATING
 from ...records.sweep import SweepRow, SweepTable
 from ...run.sweep import value_text
-from ...score.sweep_table import sweep_table
+from ...score.sweep_table import score_sweep
 from .. import analysis_figures as af
 from .. import formatting as fmt
 from ..html import esc, number_cell, table
@@ -99,10 +100,10 @@ def build(inputs: ReportInputs, progress: Progress) -> Section | None:
     if not inputs.sweeps:
         return None
     entries = []
-    for i, path in enumerate(inputs.sweeps):
+    for i, sweep in enumerate(inputs.sweeps):
         progress("sweeps", i, len(inputs.sweeps))
-        t, warnings = sweep_table(path, inputs.metric, inputs.resamples, inputs.seed)
-        entries.append(SweepEntry(str(path), t, tuple(warnings)))
+        t, warnings = score_sweep(sweep, inputs.metric, inputs.resamples, inputs.seed)
+        entries.append(SweepEntry(str(sweep.path), t, tuple(warnings)))
     progress("sweeps", len(inputs.sweeps), len(inputs.sweeps))
     specs = [spec for i, e in enumerate(entries) for spec in af.sweep_specs(e.table, _prefix(i, len(entries)), _slug)]
     return Section(
