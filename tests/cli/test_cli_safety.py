@@ -261,6 +261,15 @@ def test_a_rejected_key_fails_the_run_and_a_finished_run_still_succeeds(bench, t
         assert res.exit_code == 0 and "4 already done" in res.output
 
 
+def test_a_model_whose_every_answer_is_unreadable_is_a_result_not_a_failed_run(bench, tmp_path):
+    """The model answered, in text that holds no answer: scored as failed, exit 0 (a small
+    model on a hard prompt); only a run the model never answered fails."""
+    with FakeOpenAI(faults=[{"kind": "malformed", "first_k": 1000}]) as srv:
+        res = invoke(_args(bench, tmp_path / "m", "point", srv.url, "--levels", "easy"))
+    assert res.exit_code == 0, res.output
+    assert "most common failure: no_answer" in res.output and "not one question" not in res.output
+
+
 def test_a_sweep_in_which_every_question_failed_exits_non_zero(bench, tmp_path):
     res = invoke(["sweep", "--bench", str(bench), "--model", "openai/fake", "--base-url", _dead_url(),
                   "--method", "list", "--vary", "k=1", "--levels", "easy", "--max-attempts", "1",

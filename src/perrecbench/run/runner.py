@@ -50,6 +50,7 @@ class RunSummary:
     skipped: int = 0  # already answered by an earlier (interrupted) run
     answered: int = 0
     failed: int = 0
+    replied: int = 0  # answers the model gave, usable or not (not: a transport, setup or internal failure)
     interrupted: bool = False
     elapsed_s: float = 0.0
     per_level: dict[str, int] = field(default_factory=dict)
@@ -212,6 +213,12 @@ def _question_sets(jobs: Sequence[Job], bench: Benchmark, levels: list[str], spl
     return out
 
 
+def replied(pred: Prediction) -> bool:
+    """The model gave an answer: a usable one, or text that held none (a request that never
+    got a reply, a setting that cannot work or a bug is no answer from the model)."""
+    return pred.ok or failures.lookup(pred.failure).kind is failures.Kind.ANSWER
+
+
 def _truth_seers(models: Sequence[Recommender]) -> set[int]:
     """The ids of the models handed the truth of the split they evaluate (the built-in
     oracle); every other model gets public questions and a public benchmark."""
@@ -316,6 +323,7 @@ async def _run(jobs: Sequence[Job], models: list[Recommender], routers: list[Cal
         out.summary.answered += 1
         if not pred.ok:
             out.summary.failed += 1
+        out.summary.replied += replied(pred)
         answered += 1
         if progress:
             progress(answered, len(todo), stats())

@@ -86,7 +86,8 @@ def top_cause(outcomes: Sequence[DirOutcome]) -> tuple[str, str, int] | None:
 
 
 def nothing_answered(summaries: Sequence[RunSummary]) -> bool:
-    """Questions were left to ask and not one of them got an answer (a dead server, a
-    rejected key): the command fails. A resumed run with nothing left to ask does not."""
+    """Questions were left to ask and the model answered not one of them (a dead server, a
+    rejected key): the command fails. A resumed run with nothing left to ask does not, nor
+    does a model whose answers could not be read (that is a result: scored as failed)."""
     asked = sum(s.answered for s in summaries)
-    return asked > 0 and sum(s.answered - s.failed for s in summaries) == 0
+    return asked > 0 and sum(s.replied for s in summaries) == 0
