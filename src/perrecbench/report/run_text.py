@@ -68,9 +68,10 @@ def sweep_dry_run_lines(dry: DryRun) -> list[str]:
     lines = [f"  {r.cell:<28} {r.method:<6} {r.estimate.questions:>5} questions {r.estimate.requests:>7} "
              f"requests ({r.estimate.cached} cached)  ~{fmt_tokens(r.estimate.prompt_tokens)} prompt tokens  "
              f"~{fmt_cost(r.estimate.cost_usd)}" for r in dry.runs]
-    lines.append(f"[bold]dry run[/bold]: {dry.model} · {dry.cells} cells · {dry.requests} requests "
-                 f"({dry.cached} already cached), ~{fmt_tokens(dry.prompt_tokens)} prompt + "
-                 f"~{fmt_tokens(dry.output_tokens)} output tokens, cost ~{fmt_cost(dry.cost_usd)}")
+    total = dry.total()
+    lines.append(f"[bold]dry run[/bold]: {dry.model} · {dry.cells} cells · {total.requests} requests "
+                 f"({total.cached} already cached), ~{fmt_tokens(total.prompt_tokens)} prompt + "
+                 f"~{fmt_tokens(total.output_tokens)} output tokens, cost ~{fmt_cost(total.cost_usd)}")
     lines.append("  [dim]cells that ask the same request are counted once each (the run asks it once); "
                  "parse retries not included[/dim]")
     return lines

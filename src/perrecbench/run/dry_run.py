@@ -37,27 +37,19 @@ class DryRun:
     cells: int = 1
     runs: list[CellEstimate] = field(default_factory=list)
 
-    @property
-    def requests(self) -> int:
-        return sum(r.estimate.requests for r in self.runs)
+    def total(self) -> Estimate:
+        """Every run's estimate added up (the cost None when a run's model has no known price)."""
+        from ..models.llm.estimate import Estimate
 
-    @property
-    def cached(self) -> int:
-        return sum(r.estimate.cached for r in self.runs)
-
-    @property
-    def prompt_tokens(self) -> int:
-        return sum(r.estimate.prompt_tokens for r in self.runs)
-
-    @property
-    def output_tokens(self) -> int:
-        return sum(r.estimate.output_tokens for r in self.runs)
-
-    @property
-    def cost_usd(self) -> float | None:
-        """The total cost; None when a run's model has no known price."""
-        costs = [r.estimate.cost_usd for r in self.runs]
-        return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+        total = Estimate(model=self.model, method=",".join(dict.fromkeys(r.method for r in self.runs)))
+        for est in (r.estimate for r in self.runs):
+            total.questions += est.questions
+            total.requests += est.requests
+            total.cached += est.cached
+            total.prompt_tokens += est.prompt_tokens
+            total.output_tokens += est.output_tokens
+            total.cost_usd = None if total.cost_usd is None or est.cost_usd is None else total.cost_usd + est.cost_usd
+        return total
 
 
 def dry_run(request: RunRequest, cells: Sequence[tuple[str, Mapping[str, Any]]] = (("", {}),)) -> DryRun:
