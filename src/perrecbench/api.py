@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import warnings
 from collections.abc import Coroutine, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +27,14 @@ from .models.base import Recommender, ScoreRecommender, model_spec
 from .models.registry import resolve
 from .records import Prediction
 from .run.plan import parse_levels, parse_methods, run_dirs_for
-from .run.runner import DEFAULT_CONCURRENCY, Job, RunSummary, run_jobs_async
+from .run.runner import (
+    DEFAULT_CONCURRENCY,
+    Job,
+    RunOptions,
+    RunSummary,
+    questions_at_once,
+    run_jobs_async,
+)
 from .tasks import DEFAULT_PAIRS
 from .types import Question
 
@@ -86,13 +94,10 @@ def evaluate(model: Recommender | str, bench: Benchmark | Path | str, *, out: Pa
     """Run `model` (a recommender object, or a `--model` spec with `options`) with each
     method into `out` (`out/<method>` for several), resuming what is there, and return the
     score rows of those runs. The object answers every method; it is closed at the end."""
-    from .run.reask import check_policy
-
-    check_policy(reask)
     method_list = _methods(methods)
     level_list = parse_levels(levels if levels is None or isinstance(levels, str) else ",".join(levels))
-    if limit is not None and limit < 1:
-        raise ConfigError(f"limit must be at least 1, got {limit}")
+    settings = RunOptions(levels=level_list, split=split, max_concurrency=max_concurrency, limit=limit,
+                          reask=reask, pairs=pairs, rating_seed=rating_seed)  # checked before anything runs
     if not isinstance(bench, Benchmark):
         bench = open_benchmark(bench)
     if isinstance(model, str):
@@ -117,10 +122,8 @@ def evaluate(model: Recommender | str, bench: Benchmark | Path | str, *, out: Pa
         raise ConfigError(f"evaluate() takes a perrecbench Recommender or a model spec, not {type(model).__name__}")
     dirs = run_dirs_for(Path(out), method_list)
     jobs = [Job(instance, m, d) for m, d in zip(method_list, dirs, strict=True)]
-    at_once = max_concurrency * 2 if instance.makes_calls else max_concurrency
-    summaries: list[RunSummary] = _run_sync(run_jobs_async(
-        jobs, bench, levels=level_list, split=split, max_concurrency=at_once, limit=limit, reask=reask,
-        pairs=pairs, rating_seed=rating_seed))
+    at_once = replace(settings, max_concurrency=questions_at_once(max_concurrency, instance.makes_calls))
+    summaries: list[RunSummary] = _run_sync(run_jobs_async(jobs, bench, at_once))
     if any(s.interrupted for s in summaries):
         raise KeyboardInterrupt
     return score_runs(dirs, metric)

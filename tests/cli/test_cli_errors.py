@@ -161,7 +161,7 @@ def test_the_run_request_refuses_a_negative_limit_and_no_slots(tmp_path):
     with pytest.raises(ConfigError, match="--max-concurrency must be at least 1, got 0"):
         RunRequest(**base, max_concurrency=0)
     with pytest.raises(ConfigError, match="--limit must be at least 1, got 0"):
-        SweepRequest(**base, axes={"seed": [1, 2]}, limit=0)
+        SweepRequest(RunRequest(**base, limit=0), axes={"seed": [1, 2]})
 
 
 # ---------------------------------------------------------------------------- a run directory as --bench

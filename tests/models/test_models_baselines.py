@@ -245,7 +245,7 @@ def _build_synthetic(tmp_path, seed: int) -> tuple[Benchmark, object]:
 def synthetic(request, tmp_path_factory):
     """A default synthetic benchmark and every baseline's test-split results on it."""
     from perrecbench.run.rundir import RunDir
-    from perrecbench.run.runner import run
+    from perrecbench.run.runner import RunOptions, run
     from perrecbench.score.metrics import rmse, tau_b_order
 
     tmp = tmp_path_factory.mktemp(f"synthetic{request.param}")
@@ -256,7 +256,7 @@ def synthetic(request, tmp_path_factory):
                          ("bias", "point"), ("content", "point"), ("cf", "point"),
                          ("content", "pair"), ("cf", "list")]:
         run_dir = tmp / f"run-{name}-{method}"
-        run(create_baseline(name, {}), bench, method, run_dir, levels=LEVELS)
+        run(create_baseline(name, {}), bench, method, run_dir, RunOptions(levels=LEVELS))
         taus: dict[str, list[float]] = {lv: [] for lv in LEVELS}
         pred_r, true_r = [], []
         for rec in RunDir(run_dir).read_predictions():

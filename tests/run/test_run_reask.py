@@ -13,7 +13,7 @@ from perrecbench.models.base import Recommender
 from perrecbench.records import Prediction
 from perrecbench.run.reask import should_reask
 from perrecbench.run.rundir import RunDir
-from perrecbench.run.runner import run
+from perrecbench.run.runner import RunOptions, run
 
 
 class Flaky(Recommender):
@@ -47,13 +47,13 @@ def test_a_bug_is_recorded_as_internal_and_not_asked_again_by_default(tmp_path):
     bench = Benchmark(make_tiny_bench(tmp_path / "b", per_level=3))
     out = tmp_path / "run"
     first = Flaky()
-    summary = run(first, bench, "list", out, levels=["easy"])
+    summary = run(first, bench, "list", out, RunOptions(levels=["easy"]))
     assert summary.answered == 3 and summary.failed == 2
     preds = {r.prediction.question_id: r.prediction for r in RunDir(out).read_predictions()}
     assert preds["test-easy-1"].failure == "internal" and "ZeroDivisionError: a bug" in preds["test-easy-1"].failure_detail
     again = Flaky()
-    run(again, bench, "list", out, levels=["easy"])
+    run(again, bench, "list", out, RunOptions(levels=["easy"]))
     assert again.asked == ["test-easy-2"]  # the transport failure, not the bug
     everything = Flaky()
-    run(everything, bench, "list", out, levels=["easy"], reask="all")
+    run(everything, bench, "list", out, RunOptions(levels=["easy"], reask="all"))
     assert sorted(everything.asked) == ["test-easy-1", "test-easy-2"]

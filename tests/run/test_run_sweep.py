@@ -14,6 +14,7 @@ from servers.fake_openai import FakeOpenAI
 
 from perrecbench.errors import BenchmarkError, ConfigError
 from perrecbench.records.sweep import SweepManifest, SweepTable
+from perrecbench.run.plan import RunRequest
 from perrecbench.run.rundir import RunDir
 from perrecbench.run.sweep import SweepRequest, cell_name, parse_axis, plan_cells
 
@@ -37,16 +38,18 @@ def test_axes_and_cells_one_at_a_time_or_grid(tmp_path):
     grid = plan_cells(axes, {"k": 4, "cot": False}, "grid")
     assert len(grid) == 6 and grid[0].name == "k=1,cot=off"
     assert cell_name({"prompt_set": "a/b c"}) == "prompt_set=a_b_c"
-    req = SweepRequest(bench=tmp_path, model="openai/m", methods=["list"], out=tmp_path, axes={"temperature": [0.1, 1]})
+    req = SweepRequest(RunRequest(bench=tmp_path, model="openai/m", methods=["list"], out=tmp_path),
+                       axes={"temperature": [0.1, 1]})
     assert [c.name for c in req.cells()] == ["base", "temperature=1"]  # unset temperature is the release's 0.1
     for axes, message in (({"base_url": ["a"]}, "an LLM sweep varies"), ({"kk": [1]}, "an LLM sweep varies")):
         with pytest.raises(ConfigError, match=message):
-            SweepRequest(bench=tmp_path, model="openai/m", methods=["list"], out=tmp_path, axes=axes).cells()
+            SweepRequest(RunRequest(bench=tmp_path, model="openai/m", methods=["list"], out=tmp_path), axes=axes).cells()
     with pytest.raises(ConfigError, match="has the options k, shrinkage"):
-        SweepRequest(bench=tmp_path, model="baseline/cf", methods=["list"], out=tmp_path, axes={"lr": [1]}).cells()
+        SweepRequest(RunRequest(bench=tmp_path, model="baseline/cf", methods=["list"], out=tmp_path),
+                     axes={"lr": [1]}).cells()
     with pytest.raises(ConfigError, match="both varied"):
-        SweepRequest(bench=tmp_path, model="baseline/cf", methods=["list"], out=tmp_path, axes={"k": [1]},
-                     options={"k": 3})
+        SweepRequest(RunRequest(bench=tmp_path, model="baseline/cf", methods=["list"], out=tmp_path,
+                                options={"k": 3}), axes={"k": [1]})
 
 
 def test_baseline_sweep_end_to_end_and_resumed(bench, tmp_path):

@@ -20,7 +20,7 @@ from perrecbench.errors import PerRecBenchError, TruthHiddenError
 from perrecbench.models.base import Recommender, ScoreRecommender
 from perrecbench.models.baselines import BASELINES, OracleBaseline, create_baseline, sees_truth
 from perrecbench.records import Prediction
-from perrecbench.run.runner import Job, run, run_jobs
+from perrecbench.run.runner import Job, RunOptions, run, run_jobs
 from perrecbench.types import Member, PublicMember, Question
 
 HIDDEN = "the truth is hidden from models"
@@ -140,7 +140,7 @@ class SaysItIsTheOracle(OracleBaseline):
 def test_a_user_model_that_reads_the_truth_is_refused(bench, tmp_path, cls, method):
     model = cls() if cls is PeeksFullContract else cls({})
     with pytest.raises(TruthHiddenError, match=HIDDEN):
-        run(model, bench, method, tmp_path / "r", pairs=10)
+        run(model, bench, method, tmp_path / "r", RunOptions(pairs=10))
     assert not sees_truth(model)
 
 

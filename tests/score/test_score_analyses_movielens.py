@@ -20,7 +20,7 @@ from perrecbench import METHODS, RATING
 from perrecbench.bench import Benchmark
 from perrecbench.models.registry import create_model
 from perrecbench.records.analysis import BreakdownTable, CorrelationReport
-from perrecbench.run.runner import Job, run_jobs
+from perrecbench.run.runner import Job, RunOptions, run_jobs
 from perrecbench.score.runs import load_runs
 from perrecbench.score.scoring import score_runs
 
@@ -38,7 +38,7 @@ def ml(tmp_path_factory):
     bench = Benchmark(root / "bench")  # one object: the reviews are loaded once for every run
     for name in BASELINES:
         jobs = [Job(create_model(f"baseline/{name}"), m, root / "runs" / name / m) for m in METHODS]
-        run_jobs(jobs, bench, limit=LIMIT)
+        run_jobs(jobs, bench, RunOptions(limit=LIMIT))
         run_jobs([Job(create_model(f"baseline/{name}"), RATING, root / "runs" / name / RATING)], bench)
     return root
 

@@ -167,36 +167,12 @@ def run(
 
 
 def _dry_run(request: RunRequest) -> None:
-    from ..bench import Benchmark
-    from ..models.llm.cache import ResponseCache, default_cache_path
-    from ..models.llm.estimate import estimate_run
     from ..models.llm.pricing import PRICES_AS_OF
-    from ..models.llm.recommender import LLMRecommender
-    from ..report.run_text import estimate_lines
-    from ..tasks import questions_for
+    from ..report.run_text import run_dry_run_lines
+    from ..run.dry_run import dry_run
 
-    bench = Benchmark(request.bench)
-    if not request.entry.llm:
-        request.entry.create(request.model_options())  # options are still checked
-        console.print(f"dry run: {request.model} makes no model calls")
-        return
-    options = request.model_options()
-    for method in request.methods:
-        rec = request.entry.create(options)
-        assert isinstance(rec, LLMRecommender)  # entry.llm above
-        path = Path(options.get("cache_path") or default_cache_path())
-        cache = ResponseCache(path) if options.get("cache", True) and path.exists() else None
-        try:
-            # Components memoised by earlier runs are read (and the ones made now kept for later)
-            rec.load(bench, request.split, cache)
-            questions = questions_for(bench, method, request.split, request.levels, request.limit, request.pairs,
-                                      request.rating_seed)
-            est = estimate_run(rec, bench, method, request.split, cache=cache, questions=questions)
-        finally:
-            if cache is not None:
-                cache.close()
-        for line in estimate_lines(est, PRICES_AS_OF):
-            console.print(line)
+    for line in run_dry_run_lines(dry_run(request), PRICES_AS_OF):
+        console.print(line)
 
 
 cache_app = typer.Typer(help="The LLM response cache ($PERRECBENCH_HOME/cache.sqlite).", no_args_is_help=True)

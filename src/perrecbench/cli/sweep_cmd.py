@@ -69,12 +69,12 @@ def sweep(
     connection, the request slots and the cache. At the end: the tidy table (CSV/JSON,
     a row per setting x method x level x metric with its interval) and a line plot per
     varied setting. Rerun the same command to resume."""
-    from ..run.plan import parse_levels, parse_methods, parse_option_pairs, parse_pairs
+    from ..run.plan import RunRequest, parse_levels, parse_methods, parse_option_pairs, parse_pairs
     from ..run.sweep import MODES, SweepRequest, parse_axis
 
     axes = dict(parse_axis(v) for v in vary)
-    request = SweepRequest(
-        bench=bench, model=model, methods=parse_methods(method), out=out, axes=axes, mode=MODES[1 if grid else 0],
+    run = RunRequest(
+        bench=bench, model=model, methods=parse_methods(method), out=out,
         levels=parse_levels(levels), split=split, limit=limit, pairs=parse_pairs(pairs), rating_seed=pairs_seed,
         max_concurrency=max_concurrency, reask=reask, options=parse_option_pairs(option),
         llm_flags={"base_url": list(base_url) or None, "rpm": rpm, "tpm": tpm, "timeout": timeout,
@@ -82,6 +82,7 @@ def sweep(
                    "cache_path": str(cache_path) if cache_path else None, "prices": str(prices) if prices else None,
                    "templates": str(templates) if templates else None},
     )
+    request = SweepRequest(run, axes=axes, mode=MODES[1 if grid else 0])
     for warning in request.entry.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
     if dry_run:
@@ -140,49 +141,13 @@ def _table(out: Path, metric: str, resamples: int) -> None:
 
 
 def _dry_run(request: SweepRequest) -> None:
-    from ..bench import Benchmark
-    from ..report.run_text import fmt_cost, fmt_tokens
-    from ..tasks import questions_for
+    from ..report.run_text import sweep_dry_run_lines
+    from ..run.dry_run import dry_run
 
-    bench = Benchmark(request.bench)
-    cells = request.cells()
-    if not request.entry.llm:
-        for cell in cells:
-            request.entry.create(request.cell_options(cell))  # options are still checked
-        console.print(f"dry run: {len(cells)} cells of {request.model}, which makes no model calls")
-        return
-    from ..models.llm.cache import ResponseCache, default_cache_path
-    from ..models.llm.estimate import estimate_run
-    from ..models.llm.recommender import LLMRecommender
-
-    first = request.cell_options(cells[0])
-    path = Path(first.get("cache_path") or default_cache_path())
-    cache = ResponseCache(path) if first.get("cache", True) and path.exists() else None
-    requests = cached = prompt = output = 0
-    cost: float | None = 0.0
-    try:
-        for cell in cells:
-            rec = request.entry.create(request.cell_options(cell))
-            assert isinstance(rec, LLMRecommender)
-            rec.load(bench, request.split, cache)
-            for method in request.methods:
-                questions = questions_for(bench, method, request.split, request.levels, request.limit,
-                                          request.pairs, request.rating_seed)
-                est = estimate_run(rec, bench, method, request.split, cache=cache, questions=questions)
-                requests, cached = requests + est.requests, cached + est.cached
-                prompt, output = prompt + est.prompt_tokens, output + est.output_tokens
-                cost = None if cost is None or est.cost_usd is None else cost + est.cost_usd
-                console.print(f"  {cell.name:<28} {method:<6} {est.questions:>5} questions {est.requests:>7} "
-                              f"requests ({est.cached} cached)  ~{fmt_tokens(est.prompt_tokens)} prompt tokens  "
-                              f"~{fmt_cost(est.cost_usd)}", soft_wrap=True)
-    finally:
-        if cache is not None:
-            cache.close()
-    console.print(f"[bold]dry run[/bold]: {request.model} · {len(cells)} cells · {requests} requests "
-                  f"({cached} already cached), ~{fmt_tokens(prompt)} prompt + ~{fmt_tokens(output)} output tokens, "
-                  f"cost ~{fmt_cost(cost)}", soft_wrap=True)
-    console.print("  [dim]cells that ask the same request are counted once each (the run asks it once); "
-                  "parse retries not included[/dim]")
+    lines = sweep_dry_run_lines(dry_run(request.run, [(c.name, c.settings) for c in request.cells()]))
+    for line in lines[:-1]:
+        console.print(line, soft_wrap=True)
+    console.print(lines[-1])  # the closing note (or the one line of a model that makes no calls) wraps
 
 
 def register(app: typer.Typer) -> None:

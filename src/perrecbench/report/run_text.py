@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ..models.base import UsageStats
 from ..models.llm.estimate import Estimate
+from ..run.dry_run import DryRun
 from ..run.summary import DirOutcome, top_cause
 
 
@@ -50,6 +51,29 @@ def estimate_lines(est: Estimate, prices_as_of: str) -> list[str]:
         + ("" if est.cost_usd is not None else " (no price known for this model; add one with --prices FILE)")
     )
     lines.extend(f"  [dim]{note}[/dim]" for note in [*est.notes, f"prices as of {prices_as_of}"])
+    return lines
+
+
+def run_dry_run_lines(dry: DryRun, prices_as_of: str) -> list[str]:
+    """`run --dry-run`: the estimate of each method."""
+    if not dry.calls:
+        return [f"dry run: {dry.model} makes no model calls"]
+    return [line for r in dry.runs for line in estimate_lines(r.estimate, prices_as_of)]
+
+
+def sweep_dry_run_lines(dry: DryRun) -> list[str]:
+    """`sweep --dry-run`: a line per cell and method, then the totals."""
+    if not dry.calls:
+        return [f"dry run: {dry.cells} cells of {dry.model}, which makes no model calls"]
+    lines = [f"  {r.cell:<28} {r.method:<6} {r.estimate.questions:>5} questions {r.estimate.requests:>7} "
+             f"requests ({r.estimate.cached} cached)  ~{fmt_tokens(r.estimate.prompt_tokens)} prompt tokens  "
+             f"~{fmt_cost(r.estimate.cost_usd)}" for r in dry.runs]
+    total = dry.total()
+    lines.append(f"[bold]dry run[/bold]: {dry.model} · {dry.cells} cells · {total.requests} requests "
+                 f"({total.cached} already cached), ~{fmt_tokens(total.prompt_tokens)} prompt + "
+                 f"~{fmt_tokens(total.output_tokens)} output tokens, cost ~{fmt_cost(total.cost_usd)}")
+    lines.append("  [dim]cells that ask the same request are counted once each (the run asks it once); "
+                 "parse retries not included[/dim]")
     return lines
 
 

@@ -10,7 +10,7 @@ calls, how many questions to keep open -- decided by what the model is
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,15 @@ from ..locking import output_lock
 from ..models.base import Recommender
 from ..models.registry import ModelEntry, resolve
 from ..tasks import DEFAULT_PAIRS
-from .reask import check_policy
-from .runner import DEFAULT_CONCURRENCY, Job, ProgressFn, RunSummary, run_jobs
+from .runner import (
+    DEFAULT_CONCURRENCY,
+    Job,
+    ProgressFn,
+    RunOptions,
+    RunSummary,
+    questions_at_once,
+    run_jobs,
+)
 
 
 def parse_levels(text: str | None) -> list[str] | None:
@@ -78,15 +85,6 @@ def parse_option_pairs(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def check_counts(limit: int | None, max_concurrency: int) -> None:
-    """`--limit` and `--max-concurrency` as a request takes them (a negative limit would
-    slice questions from the end; no slot would ask nothing)."""
-    if limit is not None and limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {limit}")
-    if max_concurrency < 1:
-        raise ConfigError(f"--max-concurrency must be at least 1, got {max_concurrency}")
-
-
 def run_dirs_for(out: Path, methods: Sequence[str]) -> list[Path]:
     """Where each method's run goes: OUT for one method; OUT/<method> for several,
     unless OUT contains `{method}`, which is replaced."""
@@ -100,7 +98,9 @@ def run_dirs_for(out: Path, methods: Sequence[str]) -> list[Path]:
 @dataclass
 class RunRequest:
     """What `perrecbench run` was asked: `llm_flags` are the LLM-only flags that were set
-    (None values are dropped), `options` the `--option key=value` pairs."""
+    (None values are dropped), `options` the `--option key=value` pairs. A sweep is a set
+    of such runs (`sweep.SweepRequest` holds one). Checked when made: the run's settings by
+    `RunOptions`, the flags by what the model is."""
 
     bench: Path
     model: str
@@ -117,8 +117,7 @@ class RunRequest:
     rating_seed: int = 0
 
     def __post_init__(self) -> None:
-        check_policy(self.reask)
-        check_counts(self.limit, self.max_concurrency)
+        self._settings(self.max_concurrency)  # the run's settings are checked where they enter
         self.llm_flags = {k: v for k, v in self.llm_flags.items() if v is not None}
         self.entry: ModelEntry = resolve(self.model)
         if not self.entry.llm and self.llm_flags:
@@ -126,23 +125,32 @@ class RunRequest:
             raise ConfigError(f"{names}: LLM option(s), not for {self.model}, which is not an LLM; it takes "
                               "--option key=value")
 
+    def _settings(self, slots: int) -> RunOptions:
+        return RunOptions(levels=self.levels, split=self.split, max_concurrency=slots, limit=self.limit,
+                          reask=self.reask, pairs=self.pairs, rating_seed=self.rating_seed)
+
     @property
     def run_dirs(self) -> list[Path]:
         return run_dirs_for(self.out, self.methods)
 
-    def model_options(self) -> dict[str, Any]:
-        """The options the model is created with (an LLM also gets the LLM flags and
-        `max_concurrency`; a class that declares `max_concurrency` gets it too)."""
+    def model_options(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The options the model is created with: `options` and then `settings` (a sweep
+        cell's); an LLM also gets the LLM flags and `max_concurrency`, a class that
+        declares `max_concurrency` gets it too unless it is set."""
+        options = {**self.options, **(settings or {})}
         if self.entry.llm:
-            return {**self.options, **self.llm_flags, "max_concurrency": self.max_concurrency}
-        if "max_concurrency" in self.entry.defaults and "max_concurrency" not in self.options:
-            return {**self.options, "max_concurrency": self.max_concurrency}
-        return dict(self.options)
+            return {**options, **self.llm_flags, "max_concurrency": self.max_concurrency}
+        if "max_concurrency" in self.entry.defaults and "max_concurrency" not in options:
+            return {**options, "max_concurrency": self.max_concurrency}
+        return options
 
     def questions_at_once(self) -> int:
-        """A model that makes calls keeps more questions open than request slots, so slots
-        never wait on prompt building; one that computes answers `max_concurrency` at once."""
-        return self.max_concurrency * 2 if self.entry.makes_calls else self.max_concurrency
+        """The runner's slots: more than request slots for a model that makes calls."""
+        return questions_at_once(self.max_concurrency, self.entry.makes_calls)
+
+    def run_options(self) -> RunOptions:
+        """The runner's settings for this request."""
+        return self._settings(self.questions_at_once())
 
     def create_jobs(self) -> tuple[Recommender, list[Job]]:
         """The model (checked: a missing key or SDK stops here, before any run directory
@@ -163,8 +171,5 @@ def execute(request: RunRequest, progress: ProgressFn | None = None) -> tuple[Re
     with output_lock(*request.run_dirs):
         bench = Benchmark(request.bench)
         model, jobs = request.create_jobs()
-        summaries = run_jobs(jobs, bench, levels=request.levels, split=request.split,
-                             max_concurrency=request.questions_at_once(), limit=request.limit,
-                             reask=request.reask, progress=progress, pairs=request.pairs,
-                             rating_seed=request.rating_seed)
+        summaries = run_jobs(jobs, bench, request.run_options(), progress=progress)
     return model, summaries

@@ -20,7 +20,7 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,11 @@ from ..constants import __version__
 from ..errors import BenchmarkError, ConfigError
 from ..locking import locked
 from ..models.base import Recommender
-from ..models.registry import resolve
+from ..models.registry import ModelEntry, resolve
 from ..records import provenance
 from ..records.sweep import NAME, SweepCell, SweepManifest
-from ..tasks import DEFAULT_PAIRS
-from .plan import check_counts
-from .reask import check_policy
-from .runner import DEFAULT_CONCURRENCY, Job, ProgressFn, RunSummary, run_jobs
+from .plan import RunRequest
+from .runner import Job, ProgressFn, RunSummary, distinct_models, run_jobs
 
 MODES = ("one-at-a-time", "grid")
 #: LLM settings a sweep may vary: those that change what is asked or answered (not where
@@ -134,40 +132,35 @@ def plan_cells(axes: dict[str, list[Any]], base: dict[str, Any], mode: str = "on
 
 @dataclass
 class SweepRequest:
-    """What `perrecbench sweep` was asked: `options` are the settings every cell shares
-    (`--option`), `llm_flags` where and how fast requests go (shared by every cell)."""
+    """What `perrecbench sweep` was asked: a sweep is a set of runs, so it holds the
+    `RunRequest` every cell makes (checked there: its `options` are the settings every
+    cell shares, its `llm_flags` where and how fast requests go, shared by every cell)
+    and the settings varied (`axes`, `mode`)."""
 
-    bench: Path
-    model: str
-    methods: list[str]
-    out: Path
+    run: RunRequest
     axes: dict[str, list[Any]]
     mode: str = "one-at-a-time"
-    levels: list[str] | None = None
-    split: str = "test"
-    limit: int | None = None
-    pairs: int | None = DEFAULT_PAIRS
-    rating_seed: int = 0
-    max_concurrency: int = DEFAULT_CONCURRENCY
-    reask: str = "transient"
-    options: dict[str, Any] = field(default_factory=dict)
-    llm_flags: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_policy(self.reask)
-        check_counts(self.limit, self.max_concurrency)
-        self.llm_flags = {k: v for k, v in self.llm_flags.items() if v is not None}
-        self.entry = resolve(self.model)
-        if not self.entry.llm and self.llm_flags:
-            names = ", ".join("--" + k.replace("_", "-") for k in self.llm_flags)
-            raise ConfigError(f"{names}: LLM option(s), not for {self.model}")
-        shared = sorted(set(self.axes) & set(self.options))
+        shared = sorted(set(self.axes) & set(self.run.options))
         if shared:
             raise ConfigError(f"{', '.join(shared)}: both varied (--vary) and fixed (--option); choose one")
 
+    @property
+    def entry(self) -> ModelEntry:
+        return self.run.entry
+
+    @property
+    def methods(self) -> list[str]:
+        return self.run.methods
+
+    @property
+    def out(self) -> Path:
+        return self.run.out
+
     def base(self) -> dict[str, Any]:
-        defaults = axis_defaults(self.model, list(self.axes))
-        return {a: self.options.get(a, defaults[a]) for a in self.axes}
+        defaults = axis_defaults(self.run.model, list(self.axes))
+        return {a: self.run.options.get(a, defaults[a]) for a in self.axes}
 
     def cells(self) -> list[SweepCell]:
         out = []
@@ -177,18 +170,14 @@ class SweepRequest:
         return out
 
     def cell_options(self, cell: SweepCell) -> dict[str, Any]:
-        opts = {**self.options, **cell.settings}
-        if self.entry.llm:
-            opts = {**opts, **self.llm_flags, "max_concurrency": self.max_concurrency}
-        elif "max_concurrency" in self.entry.defaults and "max_concurrency" not in opts:
-            opts = {**opts, "max_concurrency": self.max_concurrency}
-        return opts
+        """The options a cell's model is created with: the run's, with the cell's settings."""
+        return self.run.model_options(cell.settings)
 
     def manifest(self, bench: Benchmark) -> SweepManifest:
         return SweepManifest(
-            model=self.model, bench=str(bench.path.resolve()), bench_fingerprint=bench.fingerprint,
-            split=self.split, methods=list(self.methods), mode=self.mode, axes=self.axes, base=self.base(),
-            options=dict(self.options), cells=self.cells(), tool_version=__version__,
+            model=self.run.model, bench=str(bench.path.resolve()), bench_fingerprint=bench.fingerprint,
+            split=self.run.split, methods=list(self.methods), mode=self.mode, axes=self.axes, base=self.base(),
+            options=dict(self.run.options), cells=self.cells(), tool_version=__version__,
         )
 
 
@@ -251,19 +240,11 @@ def execute(request: SweepRequest, progress: ProgressFn | None = None) -> tuple[
                                                                                 list[Recommender]]:
     """Run every cell not yet complete; returns the manifest, the summaries and the models
     (for their usage figures)."""
-    bench = Benchmark(request.bench)
+    bench = Benchmark(request.run.bench)
     manifest = request.manifest(bench)
     check_manifest(request.out, manifest)
     models = create_models(request, manifest.cells)
     write_manifest(request.out, manifest)
     jobs = create_jobs(request, models)
-    at_once = request.max_concurrency * 2 if request.entry.makes_calls else request.max_concurrency
-    summaries = run_jobs(jobs, bench, levels=request.levels, split=request.split, max_concurrency=at_once,
-                         limit=request.limit, reask=request.reask, progress=progress, pairs=request.pairs,
-                         rating_seed=request.rating_seed)
-    distinct: list[Recommender] = []
-    for _, ms in models:
-        for m in ms:
-            if not any(m is d for d in distinct):
-                distinct.append(m)
-    return manifest, summaries, distinct
+    summaries = run_jobs(jobs, bench, request.run.run_options(), progress=progress)
+    return manifest, summaries, distinct_models(m for _, ms in models for m in ms)
