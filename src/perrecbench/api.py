@@ -26,7 +26,8 @@ from .models.base import Recommender, ScoreRecommender, model_spec
 from .models.registry import resolve
 from .records import Prediction
 from .run.plan import parse_levels, parse_methods, run_dirs_for
-from .run.runner import DEFAULT_CONCURRENCY, Job, RunSummary, run_jobs_async
+from .constants import DEFAULT_CONCURRENCY
+from .run.runner import Job, RunSummary, run_jobs_async
 from .tasks import DEFAULT_PAIRS
 from .types import Question
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ..constants import DEFAULT_CONCURRENCY
 from ..report.progress import console
-from ..run.runner import DEFAULT_CONCURRENCY
 from .bounds import finite, fraction, positive
 from .lock_option import WAIT
 

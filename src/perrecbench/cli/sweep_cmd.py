@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..locking import locked
+from ..constants import DEFAULT_CONCURRENCY
 from ..report.progress import console
-from ..run.runner import DEFAULT_CONCURRENCY
 from .bounds import positive
 from .lock_option import WAIT
 

@@ -4,7 +4,7 @@ Each cell (a combination of settings) is a normal run directory per method,
 `OUT/<cell>/<method>`, resumable like `run`. All cells' jobs go to one
 `runner.run_jobs` call, so they share the question slots; LLM cells send through one
 connection, one set of request slots (`--max-concurrency`, `--rpm`, `--tpm`) and one
-cache (`LLMRecommender.share_transport`), so a sweep is never N times the load of a run
+cache (`models.llm.connection`: cells with equal connection keys), so a sweep is never N times the load of a run
 and a request two cells have in common is asked once.
 
 Modes: one at a time (default; the paper's ablations) -- a base cell (the model's
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bench import Benchmark
-from ..constants import __version__
+from ..constants import DEFAULT_CONCURRENCY, __version__
 from ..errors import BenchmarkError, ConfigError
 from ..locking import locked
 from ..models.base import Recommender
@@ -35,7 +35,7 @@ from ..records.sweep import NAME, SweepCell, SweepManifest
 from ..tasks import DEFAULT_PAIRS
 from .plan import check_counts
 from .reask import check_policy
-from .runner import DEFAULT_CONCURRENCY, Job, ProgressFn, RunSummary, run_jobs
+from .runner import Job, ProgressFn, RunSummary, run_jobs
 
 MODES = ("one-at-a-time", "grid")
 #: LLM settings a sweep may vary: those that change what is asked or answered (not where
@@ -223,12 +223,14 @@ def read_manifest(sweep_dir: Path | str) -> SweepManifest:
 
 def create_models(request: SweepRequest, cells: Sequence[SweepCell]) -> list[tuple[SweepCell, list[Recommender]]]:
     """Per cell, one model per method (a model that computes its answers) or one shared
-    by its methods (a model that makes calls); every LLM cell sends through the first
-    one's connection, slots and cache. Each is checked (a missing key stops here, before
-    any run directory is made)."""
+    by its methods (a model that makes calls); LLM cells share one connection pool, so
+    cells whose connection keys are equal (one model, server and cache: every cell, as
+    `--vary` changes only what is asked) send through one connection, slots and cache.
+    Each is checked (a missing key stops here, before any run directory is made)."""
+    from ..models.llm.connection import ConnectionPool
     from ..models.llm.recommender import LLMRecommender
 
-    owner: LLMRecommender | None = None
+    pool = ConnectionPool()
     entry = request.entry
     out: list[tuple[SweepCell, list[Recommender]]] = []
     for cell in cells:
@@ -236,10 +238,7 @@ def create_models(request: SweepRequest, cells: Sequence[SweepCell]) -> list[tup
         if entry.makes_calls:
             model = entry.create(options)
             if isinstance(model, LLMRecommender):
-                if owner is None:
-                    owner = model
-                else:
-                    model.share_transport(owner)
+                model.pool = pool
             model.check()
             out.append((cell, [model for _ in request.methods]))
         else:
