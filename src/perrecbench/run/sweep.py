@@ -38,13 +38,6 @@ from .reask import check_policy
 from .runner import Job, ProgressFn, RunSummary, run_jobs
 
 MODES = ("one-at-a-time", "grid")
-#: LLM settings a sweep may vary: those that change what is asked or answered (not where
-#: requests go or how fast: those are shared by every cell)
-LLM_AXES = ("profile", "k", "shots", "shots_seed", "cot", "samples", "max_resamples", "rel_rating", "prompt_set",
-            "prompt_variant", "pair_strategy", "describe_items", "temperature", "top_p", "max_tokens", "seed",
-            "json_mode")
-#: what a decoding setting left unset means (the release's decoding)
-_LLM_UNSET = {"temperature": 0.1, "top_p": 1.0}
 _BOOL = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}
 
 
@@ -90,13 +83,13 @@ def axis_defaults(model: str, axes: Sequence[str]) -> dict[str, Any]:
     """Each setting's value when it is not set; an unknown setting is an error naming those
     a sweep of this model can vary."""
     entry = resolve(model)
-    if entry.llm:
-        from ..models.llm.options import LLMOptions
+    if entry.llm:  # the options declared sweepable (those that change what is asked or answered)
+        from ..models.llm.options import SWEEP_AXES, unset_value
 
-        bad = [a for a in axes if a not in LLM_AXES]
+        bad = [a for a in axes if a not in SWEEP_AXES]
         if bad:
-            raise ConfigError(f"--vary {', '.join(bad)}: an LLM sweep varies {', '.join(LLM_AXES)}")
-        return {a: _LLM_UNSET.get(a, LLMOptions.model_fields[a].default) for a in axes}
+            raise ConfigError(f"--vary {', '.join(bad)}: an LLM sweep varies {', '.join(SWEEP_AXES)}")
+        return {a: unset_value(a) for a in axes}
     defaults = entry.defaults
     bad = [a for a in axes if a not in defaults]
     if bad:

@@ -24,7 +24,7 @@ from ..base import CallSink, Recommender, UsageStats
 from .components_memo import ComponentsStore
 from .config import GenerateConfig, defaults_for
 from .connection import Connection, ConnectionPool
-from .options import JSON_MODES, LLMOptions, split_options, variant_from_config
+from .options import IDENTITY, JSON_MODES, LLMOptions, split_options, variant_from_config
 from .prompting import Prompter, QuestionPrompts
 from .schema import answer_schema
 
@@ -112,6 +112,8 @@ class LLMRecommender(Recommender):
         return cfg
 
     def config(self) -> dict[str, Any]:
+        """The run's identity: the backend, the decoding per method, every option declared
+        `identity` (`options.IDENTITY`) and the provider's settings that change answers."""
         o = self.opts
         config: dict[str, Any] = {
             "backend": self.provider,
@@ -119,17 +121,7 @@ class LLMRecommender(Recommender):
                 m: {k: v for k, v in self.generation(m).output_options().items() if k != "json_schema"}
                 for m in METHODS
             },
-            "samples": o.samples,
-            "max_resamples": o.max_resamples,
-            "pair_strategy": o.pair_strategy,
-            "cot": o.cot,
-            "shots": o.shots,
-            "shots_seed": o.shots_seed,
-            "profile": o.profile,
-            "k": o.k,
-            "rel_rating": o.rel_rating,
-            "prompt_set": o.prompt_set,
-            "describe_items": o.describe_items,
+            **{name: getattr(o, name) for name in IDENTITY},
         }
         if is_rating_family(o.prompt_set):  # only then: other runs keep the config (identity) they had
             config["prompt_variant"] = o.prompt_variant or 0
