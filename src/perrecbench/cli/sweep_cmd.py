@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ..locking import locked
 from ..constants import DEFAULT_CONCURRENCY
+from ..locking import locked
 from ..report.progress import console
 from .llm_flags import llm_flags
 from .lock_option import WAIT

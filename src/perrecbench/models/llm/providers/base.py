@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
-import os
 import json
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field

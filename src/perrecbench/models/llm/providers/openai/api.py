@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from .....constants import DEFAULT_CONCURRENCY
-
 from ..base import ModelAPI, ProviderOutput, is_local
 from .options import OpenAIOptions, workers_for
 from .sdk import HOSTED, SdkClients, parse_chat_response, resolve_http
