@@ -134,6 +134,15 @@ def check_declared(model: str, options: dict[str, Any] | None, declaration: type
         raise ConfigError(f"{model}: bad option(s): {validation_errors(exc)}") from None
 
 
+def check_options(model: str, options: dict[str, Any] | None, declaration: type[BaseModel] | None,
+                  defaults: dict[str, Any]) -> dict[str, Any]:
+    """A model's options checked by its declaration: its `Options` class when it has one,
+    else its plain `DEFAULTS` (`parse_options`)."""
+    if declaration is not None:
+        return check_declared(model, options, declaration)
+    return parse_options(model, options, defaults)
+
+
 def parse_options(model: str, options: dict[str, Any] | None, defaults: dict[str, Any]) -> dict[str, Any]:
     """Defaults overlaid with `options`, cast to each default's type; unknown keys are errors."""
     options = dict(options or {})

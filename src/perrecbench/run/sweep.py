@@ -90,11 +90,13 @@ def axis_defaults(model: str, axes: Sequence[str]) -> dict[str, Any]:
         if bad:
             raise ConfigError(f"--vary {', '.join(bad)}: an LLM sweep varies {', '.join(SWEEP_AXES)}")
         return {a: unset_value(a) for a in axes}
-    defaults = entry.defaults
-    bad = [a for a in axes if a not in defaults]
+    from ..models.options import declared
+
+    specs = {name: s for name, s in declared(entry.declaration).items() if s.sweep}
+    bad = [a for a in axes if a not in specs]
     if bad:
-        raise ConfigError(f"--vary {', '.join(bad)}: {model} has the options {', '.join(defaults) or 'none'}")
-    return {a: defaults[a] for a in axes}
+        raise ConfigError(f"--vary {', '.join(bad)}: {model} has the options {', '.join(specs) or 'none'}")
+    return {a: specs[a].default for a in axes}
 
 
 def plan_cells(axes: dict[str, list[Any]], base: dict[str, Any], mode: str = "one-at-a-time") -> list[SweepCell]:
