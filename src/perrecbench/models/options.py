@@ -2,7 +2,7 @@
 
 An option is declared once, as a field of a pydantic `Options` class made with
 `option(default, role=..., help=...)`: its type and bounds, its default, its help and its
-role. Everything else is derived from that declaration (`declared`):
+role (kept in the field's metadata as a `Declared`). Everything else is derived from that declaration (`declared`):
 
     role       what it changes: "transport" (where and how fast requests go; never the
                answers), "decoding" (the requests' sampling settings), "prompt" (what is
@@ -32,7 +32,6 @@ from ..errors import ConfigError
 
 Role = Literal["transport", "decoding", "prompt", "method"]
 ROLES: tuple[Role, ...] = ("transport", "decoding", "prompt", "method")
-_KEY = "perrecbench"
 
 
 @dataclass(frozen=True)
@@ -54,18 +53,28 @@ class Flag:
     panel: str | None = None
 
 
+@dataclass(frozen=True)
+class Declared:
+    """What `option` adds to a field's metadata (pydantic keeps it and ignores it)."""
+
+    role: Role
+    identity: bool
+    sweep: bool
+    flag: Flag | None
+
+
 def option(default: Any = None, *, role: Role, help: str, identity: bool | None = None,  # noqa: A002
            sweep: bool | None = None, flag: Flag | None = None, default_factory: Any = None,
            **constraints: Any) -> Any:
     """A declared option: a pydantic `Field` carrying its role, help and flag."""
     if role not in ROLES:
         raise ValueError(f"role {role!r}: one of {', '.join(ROLES)}")
-    meta = {"role": role, "identity": role in ("prompt", "method") if identity is None else identity,
-            "sweep": role != "transport" if sweep is None else sweep, "flag": flag}
-    extra = {_KEY: meta}
-    if default_factory is not None:
-        return Field(default_factory=default_factory, description=help, json_schema_extra=extra, **constraints)
-    return Field(default, description=help, json_schema_extra=extra, **constraints)
+    meta = Declared(role, role in ("prompt", "method") if identity is None else identity,
+                    role != "transport" if sweep is None else sweep, flag)
+    field: FieldInfo = (Field(default_factory=default_factory, description=help, **constraints)
+                        if default_factory is not None else Field(default, description=help, **constraints))
+    field.metadata.append(meta)
+    return field
 
 
 @dataclass(frozen=True)
@@ -83,13 +92,12 @@ class OptionSpec:
 
 
 def _spec(name: str, f: FieldInfo) -> OptionSpec:
-    extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
-    meta: Any = extra.get(_KEY)
-    if not isinstance(meta, dict):  # a plain field: a method option
-        meta = {"role": "method", "identity": True, "sweep": True, "flag": None}
-    return OptionSpec(name=name, role=meta["role"], default=f.get_default(call_default_factory=True),
-                      help=f.description or "", identity=meta["identity"], sweep=meta["sweep"],
-                      flag=meta["flag"], annotation=f.annotation)
+    meta = next((m for m in f.metadata if isinstance(m, Declared)), None)
+    if meta is None:  # a plain field: a method option
+        meta = Declared("method", True, True, None)
+    return OptionSpec(name=name, role=meta.role, default=f.get_default(call_default_factory=True),
+                      help=f.description or "", identity=meta.identity, sweep=meta.sweep, flag=meta.flag,
+                      annotation=f.annotation)
 
 
 def declared(options: type[BaseModel] | dict[str, Any]) -> dict[str, OptionSpec]:
