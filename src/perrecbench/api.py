@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .bench import Benchmark
-from .constants import METHODS
+from .constants import DEFAULT_CONCURRENCY, METHODS
 from .errors import BenchmarkError, ConfigError
 from .models.base import Recommender, ScoreRecommender, model_spec
 from .models.registry import resolve
 from .records import Prediction
 from .run.plan import parse_levels, parse_methods, run_dirs_for
 from .run.runner import (
-    DEFAULT_CONCURRENCY,
     Job,
     RunOptions,
     RunSummary,

@@ -10,3 +10,6 @@ METHODS = ("point", "pair", "list")
 #: item. A fourth method, asked on one-member questions of a level of its own (`tasks`).
 RATING = "rating"
 SPLITS = ("test", "heldout", "train")
+#: questions (a model that computes) or requests (an LLM) in flight when the caller does not
+#: say: `--max-concurrency`'s default, the LLM option's and every provider's
+DEFAULT_CONCURRENCY = 8

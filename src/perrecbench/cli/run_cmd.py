@@ -10,22 +10,22 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ..constants import DEFAULT_CONCURRENCY
 from ..report.progress import console
-from ..run.runner import DEFAULT_CONCURRENCY
-from .bounds import finite, fraction, positive
+from .llm_flags import llm_flags
 from .lock_option import WAIT
 
 if TYPE_CHECKING:
     from ..run.plan import RunRequest
 
-_LLM_HELP = "LLM"
 _DRY = "Dry run"
 
 
+@llm_flags("run")
 def run(
     bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
     model: str = typer.Option(..., "--model", "-m", help="baseline/<name>, openai/<model>, anthropic/<model>, "
@@ -54,54 +54,7 @@ def run(
     progress: bool = typer.Option(True, help="show progress"),
     dry_run: bool = typer.Option(False, "--dry-run", help="count requests, tokens and cost; call nothing",
                                  rich_help_panel=_DRY),
-    prices: Path | None = typer.Option(None, help="JSON price file: model -> (input, output) USD per 1M tokens",
-                                          rich_help_panel=_DRY),
-    base_url: list[str] = typer.Option([], "--base-url", help="OpenAI-compatible server; repeat for replicas",
-                                       rich_help_panel=_LLM_HELP),
-    rpm: float | None = typer.Option(None, callback=positive, help="requests per minute cap",
-                                     rich_help_panel=_LLM_HELP),
-    tpm: float | None = typer.Option(None, callback=positive, help="tokens per minute cap",
-                                     rich_help_panel=_LLM_HELP),
-    temperature: float | None = typer.Option(None, min=0, max=2, callback=finite, help="default 0.1 (as released)",
-                                             rich_help_panel=_LLM_HELP),
-    top_p: float | None = typer.Option(None, callback=fraction, help="default 1.0", rich_help_panel=_LLM_HELP),
-    max_tokens: int | None = typer.Option(None, min=1, help="default 800, pair 512", rich_help_panel=_LLM_HELP),
-    seed: int | None = typer.Option(None, min=0, help="request seed (sample i gets seed+i)",
-                                    rich_help_panel=_LLM_HELP),
-    samples: int | None = typer.Option(None, min=1, help="self-consistency samples (majority vote)",
-                                          rich_help_panel=_LLM_HELP),
-    stop: list[str] = typer.Option([], "--stop", help="stop sequence (repeatable)", rich_help_panel=_LLM_HELP),
-    json_mode: str | None = typer.Option(None, help="off, object, schema (OpenAI/vLLM) or object-schema "
-                                            "(llama.cpp)", rich_help_panel=_LLM_HELP),
-    timeout: float | None = typer.Option(None, callback=positive, help="seconds per request (default 120)",
-                                            rich_help_panel=_LLM_HELP),
-    max_attempts: int | None = typer.Option(None, min=1, help="tries per request on 429/5xx/timeouts (default 6)",
-                                               rich_help_panel=_LLM_HELP),
-    no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the response cache",
-                                  rich_help_panel=_LLM_HELP),
-    cache_path: Path | None = typer.Option(None, help="cache file (default $PERRECBENCH_HOME/cache.sqlite)",
-                                              rich_help_panel=_LLM_HELP),
-    log_prompts: bool = typer.Option(False, help="also write prompts and answers to calls.jsonl",
-                                     rich_help_panel=_LLM_HELP),
-    pair_strategy: str | None = typer.Option(None, help="heap (as released) or allpairs",
-                                                rich_help_panel=_LLM_HELP),
-    cot: bool = typer.Option(False, "--cot", help="chain-of-thought prompts", rich_help_panel=_LLM_HELP),
-    shots: int | None = typer.Option(None, min=0, help="few-shot demonstrations", rich_help_panel=_LLM_HELP),
-    profile: str | None = typer.Option(None, help="none, offline or a profiles label", rich_help_panel=_LLM_HELP),
-    k: int | None = typer.Option(None, "--k", min=0, help="history items per user (default 4)",
-                                    rich_help_panel=_LLM_HELP),
-    rel_rating: bool = typer.Option(False, "--rel-rating", help="show relative ratings",
-                                    rich_help_panel=_LLM_HELP),
-    prompt_set: str | None = typer.Option(None, help="default, official, official-sample-run, or a rating "
-                                          "family: rating-wang, rating-liu, rating-dai, rating-bookgpt",
-                                          rich_help_panel=_LLM_HELP),
-    prompt_variant: int | None = typer.Option(None, min=0, max=3,
-                                              help="rating families: template variant 0-3 (default 0)",
-                                              rich_help_panel=_LLM_HELP),
-    templates: Path | None = typer.Option(None, help="the authors' template dir (official prompt sets)",
-                                             rich_help_panel=_LLM_HELP),
-    describe_items: bool = typer.Option(False, "--describe-items", help="include item descriptions",
-                                        rich_help_panel=_LLM_HELP),
+    llm_flags: dict[str, Any] | None = None,  # the LLM flags (`llm_flags`), from the options' declarations
     wait: bool = WAIT,
 ) -> None:
     """Run one model with one or more methods over a benchmark; resumable (rerun the same command).
@@ -122,17 +75,7 @@ def run(
         bench=bench, model=model, methods=parse_methods(method), out=out, levels=parse_levels(levels),
         split=split, limit=limit, max_concurrency=max_concurrency, reask=retry_failed or reask,
         options=parse_option_pairs(option), pairs=parse_pairs(pairs), rating_seed=pairs_seed,
-        llm_flags={
-            "base_url": list(base_url) or None, "rpm": rpm, "tpm": tpm, "temperature": temperature,
-            "top_p": top_p, "max_tokens": max_tokens, "seed": seed, "samples": samples,
-            "stop": list(stop) or None, "json_mode": json_mode, "timeout": timeout,
-            "max_attempts": max_attempts, "cache": False if no_cache else None,
-            "cache_path": str(cache_path) if cache_path else None, "log_prompts": log_prompts or None,
-            "pair_strategy": pair_strategy, "cot": cot or None, "shots": shots, "profile": profile, "k": k,
-            "rel_rating": rel_rating or None, "prompt_set": prompt_set, "prompt_variant": prompt_variant,
-            "templates": str(templates) if templates else None, "describe_items": describe_items or None,
-            "prices": str(prices) if prices else None,
-        },
+        llm_flags=llm_flags or {},
     )
     for warning in request.entry.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)

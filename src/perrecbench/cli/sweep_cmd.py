@@ -7,23 +7,22 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ..constants import DEFAULT_CONCURRENCY
 from ..locking import locked
 from ..report.progress import console
-from ..run.runner import DEFAULT_CONCURRENCY
-from .bounds import positive
+from .llm_flags import llm_flags
 from .lock_option import WAIT
 
 if TYPE_CHECKING:
     from ..run.sweep import SweepRequest
 
-_LLM = "LLM (shared by every cell)"
-
 
 @locked("out")  # the whole command: the runs, then the table and plots
+@llm_flags("sweep")
 def sweep(
     bench: Path = typer.Option(..., "--bench", "-b", help="benchmark directory"),
     model: str = typer.Option(..., "--model", "-m", help="one model: an LLM (openai/, anthropic/, hf/) or a "
@@ -50,17 +49,7 @@ def sweep(
     progress: bool = typer.Option(True, help="show progress"),
     metric: str = typer.Option("tau-b", "--metric", help="tau-b, official-v1 or official-v2"),
     resamples: int = typer.Option(1000, "--resamples", min=1, help="bootstrap resamples of the table"),
-    base_url: list[str] = typer.Option([], "--base-url", help="OpenAI-compatible server; repeat for replicas",
-                                       rich_help_panel=_LLM),
-    rpm: float | None = typer.Option(None, callback=positive, help="requests per minute cap", rich_help_panel=_LLM),
-    tpm: float | None = typer.Option(None, callback=positive, help="tokens per minute cap", rich_help_panel=_LLM),
-    timeout: float | None = typer.Option(None, callback=positive, help="seconds per request", rich_help_panel=_LLM),
-    max_attempts: int | None = typer.Option(None, min=1, help="tries per request", rich_help_panel=_LLM),
-    no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the cache", rich_help_panel=_LLM),
-    cache_path: Path | None = typer.Option(None, help="cache file", rich_help_panel=_LLM),
-    prices: Path | None = typer.Option(None, help="JSON price file", rich_help_panel=_LLM),
-    templates: Path | None = typer.Option(None, help="the authors' template dir (official and rating-* prompt sets)",
-                                          rich_help_panel=_LLM),
+    llm_flags: dict[str, Any] | None = None,  # the LLM flags (`llm_flags`), from the options' declarations
     wait: bool = WAIT,
 ) -> None:
     """One model under a grid of settings in one process; a tidy table and a plot per setting.
@@ -77,10 +66,7 @@ def sweep(
         bench=bench, model=model, methods=parse_methods(method), out=out,
         levels=parse_levels(levels), split=split, limit=limit, pairs=parse_pairs(pairs), rating_seed=pairs_seed,
         max_concurrency=max_concurrency, reask=reask, options=parse_option_pairs(option),
-        llm_flags={"base_url": list(base_url) or None, "rpm": rpm, "tpm": tpm, "timeout": timeout,
-                   "max_attempts": max_attempts, "cache": False if no_cache else None,
-                   "cache_path": str(cache_path) if cache_path else None, "prices": str(prices) if prices else None,
-                   "templates": str(templates) if templates else None},
+        llm_flags=llm_flags or {},
     )
     request = SweepRequest(run, axes=axes, mode=MODES[1 if grid else 0])
     for warning in request.entry.warnings:

@@ -32,11 +32,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from pydantic import BaseModel
+
 from ..bench import Benchmark
 from ..constants import METHODS, RATING
 from ..records import CallRecord, Prediction
 from ..types import Question
-from .options import parse_options
+from .options import check_options
+from .options import defaults as declared_defaults
 from .ranking import heap_sort_async, order_from_scores
 
 
@@ -78,16 +81,22 @@ class Recommender(ABC):
     """Base class: `name` identifies the model in run logs and leaderboards.
 
     The constructor contract: `cls(options: dict | None = None)`, where `options` are
-    checked against `DEFAULTS` (each key's default, whose type a given value is cast to;
-    an unknown key or a value of the wrong type is a `ConfigError`). A subclass that
+    checked against the class's declaration -- its `Options` class, or its plain
+    `DEFAULTS` (each key's default, whose type a given value is cast to); an unknown key
+    or a bad value is a `ConfigError`. A subclass that
     overrides `__init__` takes the same argument and calls `super().__init__(options)`.
     """
 
     name: str = "model"
     #: methods this recommender can answer
     methods: tuple[str, ...] = ("point", "pair", "list")
-    #: the options the class takes, with their defaults (`--option key=value`); a
-    #: `batch_size` option is the most questions `predict_batch` is handed at once
+    #: the options the class takes (`--option key=value`), each declared once with its
+    #: type, bounds, default and help: a pydantic model of `models.options.option` fields
+    #: (`DEFAULTS` then derives from it). A `batch_size` option is the most questions
+    #: `predict_batch` is handed at once.
+    Options: ClassVar[type[BaseModel] | None] = None
+    #: the options' defaults; a class without `Options` may declare just these (each
+    #: value's type is its option's type, negative numbers are refused)
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     #: the model sends requests (an API, a server): one object answers every method of a
     #: run (one connection, cache and limits), and the runner keeps more questions open
@@ -97,8 +106,13 @@ class Recommender(ABC):
     #: models built in
     spec: str | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("Options") is not None and "DEFAULTS" not in cls.__dict__:
+            cls.DEFAULTS = declared_defaults(cls.__dict__["Options"])
+
     def __init__(self, options: dict[str, Any] | None = None) -> None:
-        self.options = parse_options(self.name, options, self.DEFAULTS)
+        self.options = check_options(self.name, options, self.Options, self.DEFAULTS)
 
     def check(self) -> None:  # noqa: B027
         """Raise a PerRecBenchError if the model cannot work here (no request is made)."""

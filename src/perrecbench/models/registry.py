@@ -19,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..errors import ConfigError, PerRecBenchError
 from . import plugins
 from .base import Recommender, source_hash
-from .options import parse_options
+from .options import check_options
 
 
 def _llm_backends() -> tuple[str, ...]:
@@ -70,6 +72,17 @@ class ModelEntry:
         return dict(self.cls.DEFAULTS) if self.cls is not None else {}
 
     @property
+    def declaration(self) -> type[BaseModel] | dict[str, Any]:
+        """What declares the model's options (`models.options.declared` reads it): the
+        LLM options, the class's `Options`, or its plain `DEFAULTS`."""
+        if self.llm:
+            from .llm.options import LLMOptions
+
+            return LLMOptions
+        assert self.cls is not None
+        return self.cls.Options or dict(self.cls.DEFAULTS)
+
+    @property
     def source(self) -> str | None:
         """Hash of the class's source file (a user's or a plugin's class), else None."""
         return source_hash(self.cls) if self.cls is not None else None
@@ -84,7 +97,7 @@ class ModelEntry:
         if self.spec.startswith("baseline/"):
             return self.cls(options)
         label = self.label or self.spec
-        checked = parse_options(label, options, self.cls.DEFAULTS)
+        checked = check_options(label, options, self.cls.Options, self.cls.DEFAULTS)
         try:
             model = self.cls(checked)
         except PerRecBenchError:

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..bench import Benchmark
-from ..constants import LEVELS, METHODS, RATING
+from ..constants import DEFAULT_CONCURRENCY, LEVELS, METHODS, RATING
 from ..errors import ConfigError
 from ..locking import output_lock
 from ..models.base import Recommender
 from ..models.registry import ModelEntry, resolve
 from ..tasks import DEFAULT_PAIRS
 from .runner import (
-    DEFAULT_CONCURRENCY,
     Job,
     ProgressFn,
     RunOptions,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import failures
 from ..bench import Benchmark
-from ..constants import LEVELS, RATING, SPLITS, __version__
+from ..constants import DEFAULT_CONCURRENCY, LEVELS, RATING, SPLITS, __version__
 from ..errors import ConfigError, PerRecBenchError, StorageFull, storage_full
 from ..locking import output_lock
 from ..models.base import Recommender, UsageStats, model_spec, source_hash
@@ -39,8 +39,6 @@ FLUSH_S = 0.2
 #: questions of methods with longer chains of dependent requests start first, so the
 #: end of a mixed run is not one long pairwise chain waiting alone
 _CHAIN_ORDER = {"pair": 0, "point": 1, "rating": 1, "list": 2}
-#: questions answered at once when the caller does not say (the CLI's --max-concurrency default)
-DEFAULT_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)

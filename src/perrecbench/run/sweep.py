@@ -4,7 +4,7 @@ Each cell (a combination of settings) is a normal run directory per method,
 `OUT/<cell>/<method>`, resumable like `run`. All cells' jobs go to one
 `runner.run_jobs` call, so they share the question slots; LLM cells send through one
 connection, one set of request slots (`--max-concurrency`, `--rpm`, `--tpm`) and one
-cache (`LLMRecommender.share_transport`), so a sweep is never N times the load of a run
+cache (`models.llm.connection`: cells with equal connection keys), so a sweep is never N times the load of a run
 and a request two cells have in common is asked once.
 
 Modes: one at a time (default; the paper's ablations) -- a base cell (the model's
@@ -36,13 +36,6 @@ from .plan import RunRequest
 from .runner import Job, ProgressFn, RunSummary, distinct_models, run_jobs
 
 MODES = ("one-at-a-time", "grid")
-#: LLM settings a sweep may vary: those that change what is asked or answered (not where
-#: requests go or how fast: those are shared by every cell)
-LLM_AXES = ("profile", "k", "shots", "shots_seed", "cot", "samples", "max_resamples", "rel_rating", "prompt_set",
-            "prompt_variant", "pair_strategy", "describe_items", "temperature", "top_p", "max_tokens", "seed",
-            "json_mode")
-#: what a decoding setting left unset means (the release's decoding)
-_LLM_UNSET = {"temperature": 0.1, "top_p": 1.0}
 _BOOL = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}
 
 
@@ -88,18 +81,20 @@ def axis_defaults(model: str, axes: Sequence[str]) -> dict[str, Any]:
     """Each setting's value when it is not set; an unknown setting is an error naming those
     a sweep of this model can vary."""
     entry = resolve(model)
-    if entry.llm:
-        from ..models.llm.options import LLMOptions
+    if entry.llm:  # the options declared sweepable (those that change what is asked or answered)
+        from ..models.llm.options import SWEEP_AXES, unset_value
 
-        bad = [a for a in axes if a not in LLM_AXES]
+        bad = [a for a in axes if a not in SWEEP_AXES]
         if bad:
-            raise ConfigError(f"--vary {', '.join(bad)}: an LLM sweep varies {', '.join(LLM_AXES)}")
-        return {a: _LLM_UNSET.get(a, LLMOptions.model_fields[a].default) for a in axes}
-    defaults = entry.defaults
-    bad = [a for a in axes if a not in defaults]
+            raise ConfigError(f"--vary {', '.join(bad)}: an LLM sweep varies {', '.join(SWEEP_AXES)}")
+        return {a: unset_value(a) for a in axes}
+    from ..models.options import declared
+
+    specs = {name: s for name, s in declared(entry.declaration).items() if s.sweep}
+    bad = [a for a in axes if a not in specs]
     if bad:
-        raise ConfigError(f"--vary {', '.join(bad)}: {model} has the options {', '.join(defaults) or 'none'}")
-    return {a: defaults[a] for a in axes}
+        raise ConfigError(f"--vary {', '.join(bad)}: {model} has the options {', '.join(specs) or 'none'}")
+    return {a: specs[a].default for a in axes}
 
 
 def plan_cells(axes: dict[str, list[Any]], base: dict[str, Any], mode: str = "one-at-a-time") -> list[SweepCell]:
@@ -205,12 +200,14 @@ def write_manifest(out: Path, manifest: SweepManifest) -> SweepManifest:
 
 def create_models(request: SweepRequest, cells: Sequence[SweepCell]) -> list[tuple[SweepCell, list[Recommender]]]:
     """Per cell, one model per method (a model that computes its answers) or one shared
-    by its methods (a model that makes calls); every LLM cell sends through the first
-    one's connection, slots and cache. Each is checked (a missing key stops here, before
-    any run directory is made)."""
+    by its methods (a model that makes calls); LLM cells share one connection pool, so
+    cells whose connection keys are equal (one model, server and cache: every cell, as
+    `--vary` changes only what is asked) send through one connection, slots and cache.
+    Each is checked (a missing key stops here, before any run directory is made)."""
+    from ..models.llm.connection import ConnectionPool
     from ..models.llm.recommender import LLMRecommender
 
-    owner: LLMRecommender | None = None
+    pool = ConnectionPool()
     entry = request.entry
     out: list[tuple[SweepCell, list[Recommender]]] = []
     for cell in cells:
@@ -218,10 +215,7 @@ def create_models(request: SweepRequest, cells: Sequence[SweepCell]) -> list[tup
         if entry.makes_calls:
             model = entry.create(options)
             if isinstance(model, LLMRecommender):
-                if owner is None:
-                    owner = model
-                else:
-                    model.share_transport(owner)
+                model.pool = pool
             model.check()
             out.append((cell, [model for _ in request.methods]))
         else:

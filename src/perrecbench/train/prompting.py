@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..bench import Benchmark
+from ..models.llm.options import PROMPT_IDENTITY
 from ..types import Question
 
-#: the recorded settings that decide the prompts (the rest of `run`'s config is decoding)
-PROMPT_CONFIG = ("cot", "shots", "shots_seed", "profile", "k", "rel_rating", "prompt_set", "describe_items")
+#: the recorded settings that decide the prompts (the rest of `run`'s config is decoding
+#: and method): the LLM options declared with the prompt role and recorded
+PROMPT_CONFIG = PROMPT_IDENTITY
 
 
 class RunPrompts:

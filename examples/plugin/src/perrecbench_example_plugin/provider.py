@@ -4,7 +4,9 @@ retries, cache, call logs, every LLM option) with this class sending the request
 
 A real provider calls its API in `generate`; this one answers without a network (the
 first user first, ratings of 3), so the example runs anywhere. The contract is
-`perrecbench.models.llm.providers.base.ModelAPI`: `endpoint` names where answers come
+`perrecbench.models.llm.providers.base.ModelAPI`: it is constructed as
+`cls(model, base_urls, options, concurrency)` (`options` an instance of `Options`,
+already validated), `endpoint` names where answers come
 from (part of the cache key), `generate` returns a `ProviderOutput` or raises a
 `CallError`.
 """
@@ -13,10 +15,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from perrecbench.constants import DEFAULT_CONCURRENCY
 from perrecbench.models.llm.providers.base import ModelAPI, ProviderOutput
 
 
@@ -31,9 +35,9 @@ class FirstAnswer(ModelAPI):
     backend = "example-first"
     Options = FirstAnswerOptions
 
-    def __init__(self, model: str, base_urls: list[str] | None = None, options: Any = None,
-                 concurrency: int = 8) -> None:
-        super().__init__(model)
+    def __init__(self, model: str, base_urls: Sequence[str] | None = None, options: Any = None,
+                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        super().__init__(model, base_urls, options, concurrency)
         self.opts = options if isinstance(options, FirstAnswerOptions) else FirstAnswerOptions()
 
     @property

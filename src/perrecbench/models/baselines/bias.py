@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from ...bench import Benchmark
 from ...types import Member, Question
 from ..base import CallSink, ScoreRecommender
+from ..options import option
 from .common import RunningMeans
 
 
@@ -27,7 +30,10 @@ class BiasBaseline(ScoreRecommender):
     """
 
     name = "baseline/bias"
-    DEFAULTS = {"lambda_item": 10.0, "lambda_user": 0.0}
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        lambda_item: float = option(10.0, role="method", ge=0, help="shrinkage of the item biases")
+        lambda_user: float = option(0.0, role="method", ge=0, help="shrinkage of the user biases")
 
     def __init__(self, options: dict[str, Any] | None = None):
         super().__init__(options)

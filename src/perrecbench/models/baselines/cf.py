@@ -15,10 +15,12 @@ import bisect
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from ...bench import Benchmark, Context
 from ...types import Member, Question
 from ..base import CallSink, ScoreRecommender
+from ..options import option
 
 
 class CentredRatings:
@@ -66,7 +68,11 @@ class ItemKnnBaseline(ScoreRecommender):
     """Adjusted-cosine item-kNN; similarities shrunk by n_co / (n_co + shrinkage)."""
 
     name = "baseline/cf"
-    DEFAULTS = {"k": 20, "shrinkage": 10.0, "min_corater": 2}
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        k: int = option(20, role="method", ge=0, help="neighbours: most similar history items")
+        shrinkage: float = option(10.0, role="method", ge=0, help="similarities shrunk by n_co / (n_co + shrinkage)")
+        min_corater: int = option(2, role="method", ge=0, help="fewest users who rated both items")
 
     def __init__(self, options: dict[str, Any] | None = None):
         super().__init__(options)

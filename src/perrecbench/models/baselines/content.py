@@ -12,9 +12,12 @@ import re
 from collections import Counter
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from ...bench import Benchmark
 from ...types import Item, Member, Question
 from ..base import CallSink, ScoreRecommender
+from ..options import option
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset("a an and by for from in of on or the to with".split())
@@ -63,7 +66,9 @@ class ContentBaseline(ScoreRecommender):
     """Similarity-weighted relative ratings of the user's most similar earlier items."""
 
     name = "baseline/content"
-    DEFAULTS = {"k": 20}
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        k: int = option(20, role="method", ge=0, help="most similar history items scored")
 
     def __init__(self, options: dict[str, Any] | None = None):
         super().__init__(options)

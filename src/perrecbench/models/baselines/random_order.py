@@ -5,16 +5,20 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from ...types import Question
 from ..base import ScoreRecommender
+from ..options import option
 
 
 class RandomBaseline(ScoreRecommender):
     """Random scores and random 1-5 ratings from a generator seeded by (seed, question id)."""
 
     name = "baseline/random"
-    DEFAULTS = {"seed": 0}
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        seed: int = option(0, role="method", ge=0, help="seed of the random orders (with the question id)")
 
     def _rng(self, question: Question, purpose: str) -> np.random.Generator:
         key = f"{self.options['seed']}\x1f{question.id}\x1f{purpose}".encode()

@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from ...constants import DEFAULT_CONCURRENCY
+
 Clock = Callable[[], float]
 
 
@@ -122,7 +124,7 @@ class Limiter:
 
     def __init__(
         self,
-        max_concurrency: int = 8,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
         rpm: float | None = None,
         tpm: float | None = None,
         clock: Clock = time.monotonic,

@@ -1,4 +1,4 @@
-"""What `perrecbench run` can set for an LLM, validated; the run's config and variant label.
+"""What `perrecbench run` can set for an LLM, declared once and validated; the run's variant label.
 
 Options shared by every provider live in `LLMOptions`; options that only one provider
 has (the openai backend's HTTP transport, a local model's adapter...) live in that
@@ -12,58 +12,145 @@ import re
 from pathlib import PurePath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ...constants import DEFAULT_CONCURRENCY
 from ...errors import ConfigError
+from ..options import Flag, declared, names, option, validation_errors
 
 JSON_MODES = {"off": None, "object": "json_object", "schema": "json_schema", "object-schema": "json_object_schema"}
 #: option names of earlier versions -> today's
 RENAMED = {"max_parse_retries": "max_resamples"}
 
 
+#: the flags of both `run` and `sweep` (a sweep's cells share them)
+_BOTH = ("run", "sweep")
+
+
 class LLMOptions(BaseModel):
-    """Options every LLM backend takes; unknown keys are rejected."""
+    """Options every LLM backend takes; unknown keys are rejected. Each is declared once
+    here (`models.options.option`): its role, default, help and flag. The run's config,
+    the sweep's axes, the SFT prompt config and the CLI's LLM flags derive from these."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # where and how to send requests (do not change answers)
-    base_url: list[str] = Field(default_factory=list)
-    max_concurrency: int = Field(default=8, ge=1)
-    rpm: float | None = Field(default=None, gt=0)
-    tpm: float | None = Field(default=None, gt=0)
-    timeout: float = Field(default=120.0, gt=0)
-    max_attempts: int = Field(default=6, ge=1)  # tries of one request (retries on 429/5xx/timeouts)
-    retry_base_delay: float = Field(default=1.0, ge=0)
-    retry_max_delay: float = Field(default=60.0, ge=0)
-    cache: bool = True
-    cache_path: str | None = None
-    prices: str | None = None
-    log_prompts: bool = False
-    # decoding (None = the release's default for the method)
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    seed: int | None = None
-    stop: list[str] | None = None
-    json_mode: Literal["off", "object", "schema", "object-schema"] = "off"
-    # method variants
-    samples: int = Field(default=1, ge=1)
-    max_resamples: int = Field(default=5, ge=0)  # new samples of an answer that did not parse
-    pair_strategy: Literal["heap", "allpairs"] = "heap"
-    cot: bool = False
-    shots: int = Field(default=0, ge=0)
-    shots_seed: int = 0
-    profile: str = "none"
-    k: int = Field(default=4, ge=0)
-    rel_rating: bool = False
-    prompt_set: str = "default"
-    prompt_variant: int | None = Field(default=None, ge=0)  # rating families: template 0-3 (None = 0)
-    templates: str | None = None
-    describe_items: bool = False
+    # where and how fast requests go (never change the answers)
+    base_url: list[str] = option(role="transport", default_factory=list,
+                                 help="OpenAI-compatible server; repeat for replicas",
+                                 flag=Flag(_BOTH, names=("--base-url",)))
+    max_concurrency: int = option(DEFAULT_CONCURRENCY, role="transport", ge=1,
+                                  help="requests in flight (the runner's --max-concurrency)")
+    rpm: float | None = option(None, role="transport", gt=0, help="requests per minute cap",
+                               flag=Flag(_BOTH, check="positive"))
+    tpm: float | None = option(None, role="transport", gt=0, help="tokens per minute cap",
+                               flag=Flag(_BOTH, check="positive"))
+    timeout: float = option(120.0, role="transport", gt=0, help="seconds per request",
+                            flag=Flag(_BOTH, check="positive"))
+    max_attempts: int = option(6, role="transport", ge=1, help="tries per request on 429/5xx/timeouts",
+                               flag=Flag(_BOTH, min=1))
+    retry_base_delay: float = option(1.0, role="transport", ge=0, help="first retry's delay, seconds")
+    retry_max_delay: float = option(60.0, role="transport", ge=0, help="longest retry delay, seconds")
+    cache: bool = option(True, role="transport", help="neither read nor write the response cache",
+                         flag=Flag(_BOTH, names=("--no-cache",), invert=True))
+    cache_path: str | None = option(None, role="transport",
+                                    help="cache file (default $PERRECBENCH_HOME/cache.sqlite)",
+                                    flag=Flag(_BOTH, path=True))
+    prices: str | None = option(None, role="transport",
+                                help="JSON price file: model -> (input, output) USD per 1M tokens",
+                                flag=Flag(_BOTH, path=True, panel="Dry run"))
+    log_prompts: bool = option(False, role="transport", help="also write prompts and answers to calls.jsonl",
+                               flag=Flag())
+    # decoding (None = the release's default for the method; recorded per method as `generation`)
+    temperature: float | None = option(None, role="decoding", help="sampling temperature",
+                                       flag=Flag(min=0, max=2, check="finite"))
+    top_p: float | None = option(None, role="decoding", help="nucleus sampling", flag=Flag(check="fraction"))
+    max_tokens: int | None = option(None, role="decoding", help="most new tokens", flag=Flag(min=1))
+    seed: int | None = option(None, role="decoding", help="request seed (sample i gets seed+i)",
+                              flag=Flag(min=0))
+    stop: list[str] | None = option(None, role="decoding", sweep=False, help="stop sequence (repeatable)",
+                                    flag=Flag(names=("--stop",)))
+    json_mode: Literal["off", "object", "schema", "object-schema"] = option(
+        "off", role="decoding", help="off, object, schema (OpenAI/vLLM) or object-schema (llama.cpp)", flag=Flag())
+    # how answers are made
+    samples: int = option(1, role="method", ge=1, help="self-consistency samples (majority vote)",
+                          flag=Flag(min=1))
+    max_resamples: int = option(5, role="method", ge=0, help="new samples of an answer that did not parse")
+    pair_strategy: Literal["heap", "allpairs"] = option("heap", role="method", help="heap (as released) or allpairs",
+                                                        flag=Flag())
+    # what is asked
+    cot: bool = option(False, role="prompt", help="chain-of-thought prompts", flag=Flag(names=("--cot",)))
+    shots: int = option(0, role="prompt", ge=0, help="few-shot demonstrations", flag=Flag(min=0))
+    shots_seed: int = option(0, role="prompt", help="seed of the few-shot demonstrations' choice")
+    profile: str = option("none", role="prompt", help="none, offline or a profiles label", flag=Flag())
+    k: int = option(4, role="prompt", ge=0, help="history items per user", flag=Flag(names=("--k",), min=0))
+    rel_rating: bool = option(False, role="prompt", help="show relative ratings", flag=Flag(names=("--rel-rating",)))
+    prompt_set: str = option("default", role="prompt", help="default, official, official-sample-run, or a rating "
+                             "family: rating-wang, rating-liu, rating-dai, rating-bookgpt", flag=Flag())
+    #: recorded only for the rating families (`LLMRecommender.config`), so other runs keep
+    #: the identity they had
+    prompt_variant: int | None = option(None, role="prompt", identity=False, ge=0,
+                                        help="rating families: template variant 0-3 (unset: 0)",
+                                        flag=Flag(min=0, max=3))
+    templates: str | None = option(None, role="prompt", identity=False, sweep=False,
+                                   help="the authors' template dir (official and rating-* prompt sets)",
+                                   flag=Flag(_BOTH, path=True))
+    describe_items: bool = option(False, role="prompt", help="include item descriptions",
+                                  flag=Flag(names=("--describe-items",)))
 
 
-def _errors(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+#: the options a run's config records (its identity), besides `generation`
+IDENTITY = names(LLMOptions, identity=True)
+#: the options that decide the prompts (the SFT data's prompt config)
+PROMPT_IDENTITY = names(LLMOptions, role="prompt", identity=True)
+#: the options a sweep may vary
+SWEEP_AXES = names(LLMOptions, sweep=True)
+
+
+def release_defaults(name: str) -> dict[str, Any]:
+    """A decoding option's value per method when the user leaves it unset (the release's
+    decoding, `config.defaults_for`); {} when the release sets none."""
+    from ...constants import METHODS
+    from .config import defaults_for
+
+    out = {m: getattr(defaults_for(m), name, None) for m in METHODS}
+    return {m: v for m, v in out.items() if v is not None}
+
+
+def unset_value(name: str) -> Any:
+    """What an option left unset means in every method: its default, or for a decoding
+    option the release's value when it is one for every method (temperature 0.1, top_p 1;
+    max_tokens differs by method, so it stays None)."""
+    default = LLMOptions.model_fields[name].get_default(call_default_factory=True)
+    if default is None:
+        from ...constants import METHODS
+
+        per_method = release_defaults(name)
+        values = set(per_method.values())
+        if len(per_method) == len(METHODS) and len(values) == 1:
+            return values.pop()
+    return default
+
+
+def default_text(name: str) -> str:
+    """How help texts state an option's default: `120`, `4`, `0.1 as released`, `800,
+    pair 512 as released` (the release's decoding per method); "" for none worth saying
+    (switches, lists, unset)."""
+    spec = declared(LLMOptions)[name]
+    value = spec.default
+    if value is None and spec.role == "decoding":
+        per_method = release_defaults(name)
+        if not per_method:
+            return ""
+        common = max(set(per_method.values()), key=list(per_method.values()).count)
+        rest = [f"{m} {_fmt(v)}" for m, v in per_method.items() if v != common]
+        return ", ".join([_fmt(common), *rest]) + " as released"
+    if value is None or isinstance(value, (bool, list)):
+        return ""
+    return _fmt(value)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def split_options(options: dict[str, Any], provider_options: type[BaseModel],
@@ -84,11 +171,11 @@ def split_options(options: dict[str, Any], provider_options: type[BaseModel],
     try:
         shared = LLMOptions(**opts)
     except ValidationError as exc:
-        raise ConfigError(f"bad LLM option(s): {_errors(exc)}") from None
+        raise ConfigError(f"bad LLM option(s): {validation_errors(exc)}") from None
     try:
         own = provider_options(**mine)
     except ValidationError as exc:
-        raise ConfigError(f"bad {backend} option(s): {_errors(exc)}") from None
+        raise ConfigError(f"bad {backend} option(s): {validation_errors(exc)}") from None
     return shared, own
 
 

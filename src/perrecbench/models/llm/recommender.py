@@ -8,6 +8,7 @@ option is an error, not a silent default.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +23,8 @@ from ...types import Question
 from ..base import CallSink, Recommender, UsageStats
 from .components_memo import ComponentsStore
 from .config import GenerateConfig, defaults_for
-from .options import JSON_MODES, LLMOptions, split_options, variant_from_config
+from .connection import Connection, ConnectionPool
+from .options import IDENTITY, JSON_MODES, LLMOptions, split_options, variant_from_config
 from .prompting import Prompter, QuestionPrompts
 from .schema import answer_schema
 
@@ -32,25 +34,6 @@ def create_llm_recommender(backend: str, model: str, options: dict[str, Any]) ->
 
     shared, own = split_options(options, provider_class(backend).Options, backend)
     return LLMRecommender(backend, model, shared, own)
-
-
-class Transport:
-    """What recommenders of one model share in one process (a sweep of its settings): the
-    provider's connection, the request slots and rate limits, and the cache file. The
-    last recommender that releases it closes it."""
-
-    def __init__(self, api: Any, limiter: Any, cache: Any):
-        self.api, self.limiter, self.cache = api, limiter, cache
-        self.users = 0
-        self.closed = False
-
-    async def release(self) -> None:
-        self.users -= 1
-        if self.users <= 0 and not self.closed:
-            self.closed = True
-            await self.api.aclose()
-            if self.cache is not None:
-                self.cache.close()
 
 
 def _check_rating_family(o: LLMOptions) -> None:
@@ -92,9 +75,9 @@ class LLMRecommender(Recommender):
             self.methods = ("point", RATING)
         self.client: Any = None
         self.prompter: Prompter | None = None
-        self._transport: Transport | None = None
-        self._share_from: LLMRecommender | None = None
-        self._using: Transport | None = None  # the transport the client sends through
+        #: where connections of this recommender's key are found (a sweep gives its cells one)
+        self.pool = ConnectionPool()
+        self._connection: Connection | None = None  # what the client sends through
         self._final_stats = UsageStats()
         self._generation: dict[tuple[str, int | None], GenerateConfig] = {}
         try:  # decoding options are checked now, not at the first question
@@ -129,6 +112,8 @@ class LLMRecommender(Recommender):
         return cfg
 
     def config(self) -> dict[str, Any]:
+        """The run's identity: the backend, the decoding per method, every option declared
+        `identity` (`options.IDENTITY`) and the provider's settings that change answers."""
         o = self.opts
         config: dict[str, Any] = {
             "backend": self.provider,
@@ -136,17 +121,7 @@ class LLMRecommender(Recommender):
                 m: {k: v for k, v in self.generation(m).output_options().items() if k != "json_schema"}
                 for m in METHODS
             },
-            "samples": o.samples,
-            "max_resamples": o.max_resamples,
-            "pair_strategy": o.pair_strategy,
-            "cot": o.cot,
-            "shots": o.shots,
-            "shots_seed": o.shots_seed,
-            "profile": o.profile,
-            "k": o.k,
-            "rel_rating": o.rel_rating,
-            "prompt_set": o.prompt_set,
-            "describe_items": o.describe_items,
+            **{name: getattr(o, name) for name in IDENTITY},
         }
         if is_rating_family(o.prompt_set):  # only then: other runs keep the config (identity) they had
             config["prompt_variant"] = o.prompt_variant or 0
@@ -161,7 +136,9 @@ class LLMRecommender(Recommender):
 
     def check(self) -> None:
         """Fail early (missing SDK or key) before a run directory is created; then get the
-        transport ready (HTTP helper processes import the SDK while the benchmark loads)."""
+        transport ready (HTTP helper processes import the SDK while the benchmark loads).
+        From here on the provider object is the pool's for this key."""
+        self.api = self.pool.provider(self.connection_key(), self.api)
         self.api.check()
         self.api.start()
 
@@ -177,49 +154,31 @@ class LLMRecommender(Recommender):
         if prompter.needs_reviews():  # retrieval will read the reviews: a broken file fails now
             _ = bench.context
 
-    def share_transport(self, owner: LLMRecommender) -> None:
-        """Send through `owner`'s connection, request slots (its max_concurrency, rpm and
-        tpm) and cache: a sweep runs many settings of one model in one process without
-        multiplying connections or slots. Call before connecting; same model and server."""
-        if self.client is not None:
-            raise RuntimeError("share_transport() before connect()")
-        mine = (self.name, self.api.endpoint, self.api.output_config(), self.opts.cache, self.opts.cache_path)
-        theirs = (owner.name, owner.api.endpoint, owner.api.output_config(), owner.opts.cache, owner.opts.cache_path)
-        if mine != theirs:
-            raise ConfigError(f"{self.name} cannot share {owner.name}'s connection: a different model, server, "
-                              "backend option or cache")
-        self.api = owner.api
-        self._share_from = owner
-
-    def transport(self) -> Transport:
-        """The connection, slots and cache this recommender sends through (made on first use)."""
-        from .cache import ResponseCache
-        from .limits import Limiter
-
-        if self._share_from is not None:
-            return self._share_from.transport()
-        if self._transport is None or self._transport.closed:
-            o = self.opts
-            self._transport = Transport(self.api, Limiter(o.max_concurrency, o.rpm, o.tpm),
-                                        ResponseCache(o.cache_path) if o.cache else None)
-        return self._transport
+    def connection_key(self) -> Hashable:
+        """Recommenders with equal keys send through one connection, one set of request
+        slots and one cache when they share a pool (`connection`): the provider's key,
+        the cache and the limits (the transport options that are shared, not per client)."""
+        o = self.opts
+        return (self.api.connection_key(), o.cache, o.cache_path, o.max_concurrency, o.rpm, o.tpm)
 
     def connect(self, calls: CallSink | None = None) -> None:
         """Check the backend (SDK, key) and build the client; no request is sent."""
+        from .cache import ResponseCache
         from .client import LLMClient
-        from .limits import RetryPolicy
+        from .limits import Limiter, RetryPolicy
         from .pricing import PriceTable
 
         if self.client is not None:
             return
         o = self.opts
         self.check()
-        transport = self._using = self.transport()
-        transport.users += 1
+        conn = self._connection = self.pool.connect(
+            self.connection_key(), self, self.api,
+            lambda: (Limiter(o.max_concurrency, o.rpm, o.tpm), ResponseCache(o.cache_path) if o.cache else None))
         self.client = LLMClient(
-            transport.api,
-            cache=transport.cache,
-            limiter=transport.limiter,
+            conn.api,
+            cache=conn.cache,
+            limiter=conn.limiter,
             retry=RetryPolicy(o.max_attempts, o.retry_base_delay, o.retry_max_delay),
             calls=calls,
             log_prompts=o.log_prompts,
@@ -262,8 +221,9 @@ class LLMRecommender(Recommender):
 
     def stats(self) -> UsageStats:
         stats = self.client.stats() if self.client is not None else self._final_stats
-        # the shared slots are counted once, by their owner
-        return replace(stats, inflight=0) if self._share_from is not None else stats
+        # the shared slots are counted once, by their first holder
+        conn = self._connection
+        return replace(stats, inflight=0) if conn is not None and conn.owner != id(self) else stats
 
     async def aclose(self) -> None:
         if self.client is not None:
@@ -274,6 +234,5 @@ class LLMRecommender(Recommender):
                 pass  # the runner stopped on it and said so; what is held stays in memory
             finally:
                 self.client = None
-                if self._using is not None:
-                    await self._using.release()
-                    self._using = None
+                if self._connection is not None:
+                    await self._connection.release(self)

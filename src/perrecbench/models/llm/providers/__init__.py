@@ -7,11 +7,13 @@ name. Modules import their SDK only when used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import import_module
 from typing import Any
 
 from pydantic import BaseModel
 
+from ....constants import DEFAULT_CONCURRENCY
 from ....errors import ConfigError
 from .base import ModelAPI
 
@@ -48,9 +50,11 @@ def provider_class(backend: str) -> type[ModelAPI]:
     return getattr(import_module(f".{module}", __name__), cls)
 
 
-def create_provider(backend: str, model: str, base_urls: list[str] | None = None,
-                    options: BaseModel | dict[str, Any] | None = None, concurrency: int = 8) -> ModelAPI:
-    """The backend's API object; `options` are its own (validated here when a dict)."""
+def create_provider(backend: str, model: str, base_urls: Sequence[str] | None = None,
+                    options: BaseModel | dict[str, Any] | None = None,
+                    concurrency: int = DEFAULT_CONCURRENCY) -> ModelAPI:
+    """The backend's API object, made through the constructor contract of `base.ModelAPI`
+    (built-in and plugin providers alike); `options` are its own (validated here when a dict)."""
     cls = provider_class(backend)
     if not isinstance(options, BaseModel):
         from pydantic import ValidationError
@@ -60,4 +64,4 @@ def create_provider(backend: str, model: str, base_urls: list[str] | None = None
         except ValidationError as exc:
             errs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"bad {backend} option(s): {errs}") from None
-    return cls(model, base_urls, options, concurrency)  # type: ignore[call-arg]
+    return cls(model, base_urls, options, concurrency)

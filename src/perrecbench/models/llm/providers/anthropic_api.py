@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
 from .... import failures
+from ....constants import DEFAULT_CONCURRENCY
 from ....errors import ConfigError
 from ..config import GenerateConfig
 from .base import CallError, ModelAPI, ProviderOutput, is_local, short, status_error
@@ -21,9 +23,9 @@ class AnthropicAPI(ModelAPI):
     key_env = KEY_ENV
     json_mode = False  # the Messages API has no JSON mode
 
-    def __init__(self, model: str, base_urls: list[str] | None = None, options: BaseModel | None = None,
-                 concurrency: int = 8):
-        super().__init__(model)
+    def __init__(self, model: str, base_urls: Sequence[str] | None = None, options: BaseModel | None = None,
+                 concurrency: int = DEFAULT_CONCURRENCY):
+        super().__init__(model, base_urls, options, concurrency)
         urls = [u.rstrip("/") for u in base_urls or []]
         if len(urls) > 1:
             raise ConfigError("the anthropic backend takes one --base-url")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import json
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -19,6 +21,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict
 
 from .... import failures
+from ....constants import DEFAULT_CONCURRENCY
 from ....errors import ModelError, install_hint
 from ....failures import Failure
 from ....redaction import redact
@@ -104,9 +107,14 @@ class NoOptions(BaseModel):
 class ModelAPI(ABC):
     """One backend. `endpoint` identifies where answers come from (part of the cache key).
 
-    Constructed as `cls(model, base_urls, options, concurrency)`: `options` is an instance
-    of the class's `Options` (validated by the caller), `concurrency` the run's requests
-    in flight (a hint for providers that size pools by it)."""
+    The constructor is the contract: every provider -- built in or a plugin's -- is made
+    as `cls(model, base_urls, options, concurrency)` by `providers.create_provider`:
+    `model` is what follows `<backend>/` in `--model`, `base_urls` the `--base-url`s
+    (empty: the provider's default server), `options` an instance of the class's
+    `Options` (already validated; `self.options`), `concurrency` the run's requests in
+    flight (a hint for providers that size pools by it). A subclass that takes other
+    arguments is not a provider; one that needs setup overrides `__init__` with this
+    signature and calls `super().__init__(...)` first."""
 
     backend: str = "base"
     #: the provider's own settings (a pydantic model class; `NoOptions` when it has none)
@@ -114,8 +122,19 @@ class ModelAPI(ABC):
     #: whether the backend can be asked for JSON answers (`--json-mode`)
     json_mode: bool = True
 
-    def __init__(self, model: str):
+    def __init__(self, model: str, base_urls: Sequence[str] | None = None, options: BaseModel | None = None,
+                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.model = model
+        self.options = options if options is not None else self.Options()
+        self.concurrency = concurrency
+
+    def connection_key(self) -> Hashable:
+        """Providers with equal keys can share one object (its connection, helper processes
+        and pools): a sweep's cells send through one when their keys are equal. By default
+        the backend, the model, the server and the settings that change answers; a
+        provider whose connection depends on more (a credential, a region) adds it."""
+        return (self.backend, self.model, self.endpoint, json.dumps(self.output_config(), sort_keys=True,
+                                                                    default=str))
 
     def output_config(self) -> dict[str, Any]:
         """Provider settings that change answers, for the run's config (e.g. a local adapter)."""

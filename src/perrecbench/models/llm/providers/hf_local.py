@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .... import failures
+from ....constants import DEFAULT_CONCURRENCY
 from ....errors import ConfigError, ModelError, install_hint
 from ..config import GenerateConfig
 from .base import CallError, ModelAPI, ProviderOutput, short
@@ -45,9 +47,9 @@ class HFLocalAPI(ModelAPI):
     Options = HFOptions
     json_mode = False  # generation is free text; answers are parsed like any other
 
-    def __init__(self, model: str, base_urls: list[str] | None = None, options: BaseModel | None = None,
-                 concurrency: int = 8):
-        super().__init__(model)
+    def __init__(self, model: str, base_urls: Sequence[str] | None = None, options: BaseModel | None = None,
+                 concurrency: int = DEFAULT_CONCURRENCY):
+        super().__init__(model, base_urls, options, concurrency)
         if base_urls:
             raise ConfigError("the hf backend runs the model in this process; drop --base-url")
         self.opts = options if isinstance(options, HFOptions) else HFOptions()

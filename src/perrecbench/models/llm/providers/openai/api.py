@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
+from .....constants import DEFAULT_CONCURRENCY
 from ..base import ModelAPI, ProviderOutput, is_local
 from .options import OpenAIOptions, workers_for
 from .sdk import HOSTED, SdkClients, parse_chat_response, resolve_http
@@ -48,10 +52,10 @@ class OpenAIAPI(ModelAPI):
 
     Options = OpenAIOptions
 
-    def __init__(self, model: str, base_urls: list[str] | None = None, options: OpenAIOptions | None = None,
-                 concurrency: int = 8):
-        super().__init__(model)
-        options = options or OpenAIOptions()
+    def __init__(self, model: str, base_urls: Sequence[str] | None = None, options: BaseModel | None = None,
+                 concurrency: int = DEFAULT_CONCURRENCY):
+        super().__init__(model, base_urls, options, concurrency)
+        options = options if isinstance(options, OpenAIOptions) else OpenAIOptions()
         urls = list(base_urls or []) or split_urls(os.environ.get(URL_ENV))
         self.base_urls = [u.rstrip("/") for u in urls]
         self.http = options.http
