@@ -5,20 +5,20 @@ After merging a change, compare this tree with the commit before it (one command
     python benchmarks/output_fingerprints.py --ref c4effe1
     python benchmarks/output_fingerprints.py --ref c4effe1 --parts release,llm   # the quick half
 
-`--ref` extracts REF's src/ (`git archive`, nothing in the checkout changes) and runs
-the same steps twice -- with REF's code, then with this tree's (by PYTHONPATH) -- in
-the same folder and against one fake OpenAI server, so paths, benchmark fingerprints
-and cache keys are comparable; then it prints every difference and exits 1 when there
-is one (0: "identical"). Both fingerprint documents are kept (`--keep DIR`).
+`--ref` extracts REF's src/ (`git archive`; nothing in the checkout changes) and runs
+the same steps twice at once -- with REF's code and with this tree's (by PYTHONPATH),
+each in its own folder, on the same inputs and against one fake OpenAI server (the
+LLM parts take turns on it) -- then prints every difference and exits 1 when there is
+one, 0 with a line starting "identical". Paths under a side's folder are written as
+`<work>`, so the two compare. Both documents are kept (ref.json, tree.json; `--keep DIR`).
 
 Or in three steps, each tree running its own copy of this script:
 
-    python benchmarks/output_fingerprints.py --out before.json --workdir /tmp/fp   # on the old tree
-    python benchmarks/output_fingerprints.py --out after.json --workdir /tmp/fp    # on the change
+    python benchmarks/output_fingerprints.py --out before.json     # on the old tree
+    python benchmarks/output_fingerprints.py --out after.json      # on the change
     python benchmarks/output_fingerprints.py --compare before.json after.json
 
-(the same --workdir and --fake-port both times: paths and the server's address are part
-of manifests and cache keys).
+(with the same --fake-port both times: the server's address is part of every cache key).
 
 What is compared, per section (`--parts`, default all):
 
@@ -64,9 +64,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +249,18 @@ def make_release(root: Path) -> Path:
     return root / "data"
 
 
+def make_inputs(inputs: Path, parts: list[str]) -> Path:
+    """The inputs both sides read (made once, outside the sides' folders)."""
+    if inputs.exists():
+        shutil.rmtree(inputs)
+    inputs.mkdir(parents=True)
+    if "ml100k" in parts:
+        make_ml100k(SHARED / "data" / "movielens-latest-small", inputs / "ml-100k-src")
+    if "release" in parts or "llm" in parts:
+        make_release(inputs / "release")
+    return inputs
+
+
 def _rows_digest(path: Path) -> str:
     import pyarrow.parquet as pq
 
@@ -262,11 +276,6 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _manifest(path: Path, drop: tuple[str, ...] = ("provenance",)) -> dict[str, Any]:
-    data = json.loads(path.read_text())
-    return {k: v for k, v in data.items() if k not in drop}
-
-
 def _tree_digest(root: Path) -> str:
     h = hashlib.sha256()
     for f in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -278,86 +287,6 @@ def _section() -> dict[str, Any]:
     return {"files": {}, "scores": [], "values": {}}
 
 
-def bench_files(bench: Path, sec: dict[str, Any]) -> None:
-    for f in sorted(bench.rglob("*")):
-        name = str(f.relative_to(bench))
-        if f.suffix == ".jsonl" or (f.suffix == ".json" and f.name != "manifest.json"):
-            sec["files"][name] = _digest(f.read_bytes())
-        elif f.suffix == ".parquet":
-            sec["files"][name] = _rows_digest(f)
-    sec["values"]["manifest"] = _manifest(bench / "manifest.json")
-
-
-def baseline_scores(side: Side, bench: Path, runs: Path, sec: dict[str, Any]) -> None:
-    dirs = []
-    for model in BASELINES:
-        for method in ("point", "pair", "list"):
-            rd = runs / f"{model}-{method}"
-            side.cli("run", "--bench", str(bench), "--model", f"baseline/{model}", "--method", method,
-                     "--out", str(rd), "--no-progress")
-            dirs.append(str(rd))
-    sec["scores"] = score_rows(side, dirs)
-
-
-def score_rows(side: Side, dirs: list[str]) -> list[dict[str, Any]]:
-    rows = json.loads(side.cli("score", *dirs, "--format", "json"))
-    for r in rows:
-        r.pop("run", None)
-    return rows
-
-
-def build_section(side: Side, name: str, work: Path) -> dict[str, Any]:
-    data = SHARED / "data"
-    ml = data / "movielens-latest-small"
-    args = {
-        "synthetic": ["--source", "synthetic", "--seed", "3", "--option", "seed=3"],
-        "movielens": ["--source", "movielens", "--input", str(ml)],
-        "amazon": ["--source", "amazon2023", "--input", str(data / "amazon2023-sample"), "--min-history", "2",
-                   "--window-days", "3650", "--n-items", "5", "--n-heldout", "2"],
-        "ml100k": ["--source", "movielens", "--input", str(work / "ml-100k-src")],
-    }[name]
-    if name == "ml100k":
-        make_ml100k(ml, work / "ml-100k-src")
-    bench = work / name / "bench"
-    side.cli("build", *args, "--out", str(bench), "--no-progress")
-    sec = _section()
-    bench_files(bench, sec)
-    baseline_scores(side, bench, work / name / "runs", sec)
-    return sec
-
-
-def release_section(side: Side, work: Path) -> tuple[dict[str, Any], Path]:
-    data = make_release(work / "release-input")
-    bench = work / "release" / "bench"
-    side.cli("import-release", "--data", str(data), "--out", str(bench))
-    sec = _section()
-    sec["values"]["input"] = _tree_digest(data)
-    bench_files(bench, sec)
-    baseline_scores(side, bench, work / "release" / "runs", sec)
-    return sec, bench
-
-
-def _calls(path: Path) -> tuple[list[str], str]:
-    """The cache keys a run's calls used, and a digest of its calls less their timings."""
-    keys, lines = set(), []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            rec = json.loads(line)
-            if rec.get("key"):
-                keys.add(rec["key"])
-            lines.append(json.dumps({k: v for k, v in rec.items() if k not in ("ts", "latency_s")},
-                                    sort_keys=True))
-    return sorted(keys), _digest("\n".join(sorted(lines)).encode())
-
-
-def run_dir_values(rd: Path, label: str, sec: dict[str, Any]) -> None:
-    sec["values"][f"{label}/manifest"] = _manifest(rd / "manifest.json", ("provenance", "created"))
-    sec["files"][f"{label}/predictions.jsonl"] = _digest((rd / "predictions.jsonl").read_bytes())
-    keys, calls = _calls(rd / "calls.jsonl")
-    sec["values"][f"{label}/cache keys"] = keys
-    sec["files"][f"{label}/calls.jsonl (less timings)"] = calls
-
-
 def _text(out_err: tuple[str, str]) -> str:
     return f"{out_err[0]}\n[stderr]\n{out_err[1]}"
 
@@ -366,67 +295,158 @@ def _method_dirs(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.rglob("manifest.json") if (p.parent / "predictions.jsonl").exists())
 
 
-def llm_section(side: Side, bench: Path, work: Path, server: FakeServer) -> dict[str, dict[str, Any]]:
-    base = ["--bench", str(bench), "--model", "openai/fake", "--base-url", server.url, "--no-progress",
-            "--max-concurrency", "1", "--option", "retry_base_delay=0.01"]
-    out: dict[str, dict[str, Any]] = {}
-    for name, args in LLM_RUNS.items():
-        sec = out[f"llm/{name}"] = _section()
-        root = work / "llm" / name
+class Collector:
+    """Every part run by one side in its own `work` folder. Paths under `work` are written
+    as `<work>` in the fingerprints, so sides in different folders compare equal."""
+
+    def __init__(self, side: Side, work: Path, inputs: Path, server: FakeServer | None,
+                 server_lock: threading.Lock):
+        self.side, self.work, self.inputs = side, work, inputs
+        self.server, self.server_lock = server, server_lock
+
+    def _norm(self, data: bytes) -> bytes:
+        return data.replace(str(self.work).encode(), b"<work>")
+
+    def digest(self, path: Path) -> str:
+        return _digest(self._norm(path.read_bytes()))
+
+    def manifest(self, path: Path, drop: tuple[str, ...] = ("provenance",)) -> dict[str, Any]:
+        data = json.loads(self._norm(path.read_bytes()))
+        return {k: v for k, v in data.items() if k not in drop}
+
+    def bench_files(self, bench: Path, sec: dict[str, Any]) -> None:
+        for f in sorted(bench.rglob("*")):
+            name = str(f.relative_to(bench))
+            if f.suffix == ".jsonl" or (f.suffix == ".json" and f.name != "manifest.json"):
+                sec["files"][name] = self.digest(f)
+            elif f.suffix == ".parquet":
+                sec["files"][name] = _rows_digest(f)
+        sec["values"]["manifest"] = self.manifest(bench / "manifest.json")
+
+    def score_rows(self, dirs: list[str]) -> list[dict[str, Any]]:
+        rows = json.loads(self._norm(self.side.cli("score", *dirs, "--format", "json").encode()))
+        for r in rows:
+            r.pop("run", None)
+        return rows
+
+    def baseline_scores(self, bench: Path, runs: Path, sec: dict[str, Any]) -> None:
+        dirs = []
+        for model in BASELINES:
+            for method in ("point", "pair", "list"):
+                rd = runs / f"{model}-{method}"
+                self.side.cli("run", "--bench", str(bench), "--model", f"baseline/{model}", "--method", method,
+                              "--out", str(rd), "--no-progress")
+                dirs.append(str(rd))
+        sec["scores"] = self.score_rows(dirs)
+
+    def build(self, name: str) -> dict[str, Any]:
+        data = SHARED / "data"
+        args = {
+            "synthetic": ["--source", "synthetic", "--seed", "3", "--option", "seed=3"],
+            "movielens": ["--source", "movielens", "--input", str(data / "movielens-latest-small")],
+            "amazon": ["--source", "amazon2023", "--input", str(data / "amazon2023-sample"), "--min-history", "2",
+                       "--window-days", "3650", "--n-items", "5", "--n-heldout", "2"],
+            "ml100k": ["--source", "movielens", "--input", str(self.inputs / "ml-100k-src")],
+        }[name]
+        bench = self.work / name / "bench"
+        self.side.cli("build", *args, "--out", str(bench), "--no-progress")
+        sec = _section()
+        self.bench_files(bench, sec)
+        self.baseline_scores(bench, self.work / name / "runs", sec)
+        return sec
+
+    def release(self) -> tuple[dict[str, Any], Path]:
+        data = self.inputs / "release" / "data"
+        bench = self.work / "release" / "bench"
+        self.side.cli("import-release", "--data", str(data), "--out", str(bench))
+        sec = _section()
+        sec["values"]["input"] = _tree_digest(data)
+        self.bench_files(bench, sec)
+        self.baseline_scores(bench, self.work / "release" / "runs", sec)
+        return sec, bench
+
+    def calls(self, path: Path) -> tuple[list[str], str]:
+        """The cache keys a run's calls used, and a digest of its calls less their timings."""
+        keys, lines = set(), []
+        if path.exists():
+            for line in path.read_text().splitlines():
+                rec = json.loads(line)
+                if rec.get("key"):
+                    keys.add(rec["key"])
+                lines.append(json.dumps({k: v for k, v in rec.items() if k not in ("ts", "latency_s")},
+                                        sort_keys=True))
+        return sorted(keys), _digest(self._norm("\n".join(sorted(lines)).encode()))
+
+    def run_dir(self, rd: Path, label: str, sec: dict[str, Any]) -> None:
+        sec["values"][f"{label}/manifest"] = self.manifest(rd / "manifest.json", ("provenance", "created"))
+        sec["files"][f"{label}/predictions.jsonl"] = self.digest(rd / "predictions.jsonl")
+        keys, calls = self.calls(rd / "calls.jsonl")
+        sec["values"][f"{label}/cache keys"] = keys
+        sec["files"][f"{label}/calls.jsonl (less timings)"] = calls
+
+    def llm(self, bench: Path) -> dict[str, dict[str, Any]]:
+        """The LLM runs; the server is this side's alone meanwhile (its request counts)."""
+        server, cli, work = self.server, self.side.cli, self.work
+        assert server is not None
+        base = ["--bench", str(bench), "--model", "openai/fake", "--base-url", server.url, "--no-progress",
+                "--max-concurrency", "1", "--option", "retry_base_delay=0.01"]
+        out: dict[str, dict[str, Any]] = {}
+        for name, args in LLM_RUNS.items():
+            sec = out[f"llm/{name}"] = _section()
+            root = work / "llm" / name
+            server.reset()
+            cli("run", *base, *[str(TEMPLATES) if a == "{templates}" else a for a in args], "--out", str(root))
+            sec["values"]["requests"] = server.requests()
+            dirs = _method_dirs(root)
+            for rd in dirs:
+                self.run_dir(rd, rd.name, sec)
+            sec["scores"] = self.score_rows([str(d) for d in dirs])
+        dry = out["llm/dry-run"] = _section()
+        dry["values"]["run --dry-run"] = self._norm(_text(self.side.cli_both(
+            "run", *base, *LLM_RUNS["options"], "--out", str(work / "llm" / "dry"), "--dry-run")).encode()).decode()
+        sweep = out["llm/sweep"] = _section()
+        root = work / "llm" / "sweep"
+        sweep_args = ["sweep", "--bench", str(bench), "--model", "openai/fake", "--base-url", server.url,
+                      "--no-progress", "--max-concurrency", "1", "--option", "retry_base_delay=0.01", *SWEEP]
+        sweep["values"]["sweep --dry-run"] = self._norm(_text(self.side.cli_both(
+            *sweep_args, "--out", str(work / "llm" / "sweep-dry"), "--dry-run")).encode()).decode()
         server.reset()
-        side.cli("run", *base, *[str(TEMPLATES) if a == "{templates}" else a for a in args], "--out", str(root))
-        sec["values"]["requests"] = server.requests()
-        dirs = _method_dirs(root)
-        for rd in dirs:
-            run_dir_values(rd, rd.name, sec)
-        sec["scores"] = score_rows(side, [str(d) for d in dirs])
-    dry = out["llm/dry-run"] = _section()
-    dry["values"]["run --dry-run"] = _text(side.cli_both("run", *base, *LLM_RUNS["options"], "--out",
-                                                    str(work / "llm" / "dry"), "--dry-run"))
-    sweep = out["llm/sweep"] = _section()
-    root = work / "llm" / "sweep"
-    sweep_args = ["sweep", "--bench", str(bench), "--model", "openai/fake", "--base-url", server.url,
-                  "--no-progress", "--max-concurrency", "1", "--option", "retry_base_delay=0.01", *SWEEP]
-    sweep["values"]["sweep --dry-run"] = _text(side.cli_both(*sweep_args, "--out", str(work / "llm" / "sweep-dry"),
-                                                        "--dry-run"))
-    server.reset()
-    side.cli(*sweep_args, "--out", str(root))
-    sweep["values"]["requests"] = server.requests()
-    sweep["values"]["sweep.json"] = _manifest(root / "sweep.json", ("provenance", "created"))
-    sweep["values"]["sweep-table.json"] = _manifest(root / "sweep-table.json", ("provenance", "created"))
-    sweep["files"]["sweep-table.csv"] = _digest((root / "sweep-table.csv").read_bytes())
-    sweep["values"]["figures"] = sorted(p.name for p in (root / "figures").iterdir()) \
-        if (root / "figures").exists() else []
-    for rd in _method_dirs(root):
-        run_dir_values(rd, str(rd.relative_to(root)), sweep)
-    cache = out["llm/cache"] = _section()
-    with contextlib.closing(sqlite3.connect(side.env["PERRECBENCH_HOME"] + "/cache.sqlite")) as db:
-        cache["values"]["response keys"] = [k for (k,) in db.execute("SELECT key FROM responses ORDER BY key")]
-        cache["values"]["components"] = {
-            f"{ns} {qid}": _digest(c.encode()) for ns, qid, c in db.execute("SELECT * FROM components")}
-    return out
+        cli(*sweep_args, "--out", str(root))
+        sweep["values"]["requests"] = server.requests()
+        sweep["values"]["sweep.json"] = self.manifest(root / "sweep.json", ("provenance", "created"))
+        sweep["values"]["sweep-table.json"] = self.manifest(root / "sweep-table.json", ("provenance", "created"))
+        sweep["files"]["sweep-table.csv"] = self.digest(root / "sweep-table.csv")
+        figures = root / "figures"
+        sweep["values"]["figures"] = sorted(p.name for p in figures.iterdir()) if figures.exists() else []
+        for rd in _method_dirs(root):
+            self.run_dir(rd, str(rd.relative_to(root)), sweep)
+        cache = out["llm/cache"] = _section()
+        with contextlib.closing(sqlite3.connect(self.side.env["PERRECBENCH_HOME"] + "/cache.sqlite")) as db:
+            cache["values"]["response keys"] = [k for (k,) in db.execute("SELECT key FROM responses ORDER BY key")]
+            cache["values"]["components"] = {
+                f"{ns} {qid}": _digest(c.encode()) for ns, qid, c in db.execute("SELECT * FROM components")}
+        return out
 
-
-def collect(side: Side, work: Path, parts: list[str], server: FakeServer | None) -> dict[str, Any]:
-    sections: dict[str, Any] = {}
-    timings: dict[str, float] = {}
-    for name in BUILDS:
-        if name in parts:
+    def collect(self, parts: list[str]) -> dict[str, Any]:
+        sections: dict[str, Any] = {}
+        timings: dict[str, float] = {}
+        for name in BUILDS:
+            if name in parts:
+                t0 = time.perf_counter()
+                sections[name] = self.build(name)
+                timings[name] = round(time.perf_counter() - t0, 1)
+        if "release" in parts or "llm" in parts:
             t0 = time.perf_counter()
-            sections[name] = build_section(side, name, work)
-            timings[name] = round(time.perf_counter() - t0, 1)
-    if "release" in parts or "llm" in parts:
-        t0 = time.perf_counter()
-        sec, bench = release_section(side, work)
-        if "release" in parts:
-            sections["release"] = sec
-        timings["release"] = round(time.perf_counter() - t0, 1)
-        if "llm" in parts:
-            assert server is not None
-            t0 = time.perf_counter()
-            sections.update(llm_section(side, bench, work, server))
-            timings["llm"] = round(time.perf_counter() - t0, 1)
-    return {"format": FORMAT, "parts": parts, "sections": sections, "seconds": timings}
+            sec, bench = self.release()
+            if "release" in parts:
+                sections["release"] = sec
+            timings["release"] = round(time.perf_counter() - t0, 1)
+            if "llm" in parts:
+                with self.server_lock:
+                    t0 = time.perf_counter()
+                    sections.update(self.llm(bench))
+                    timings["llm"] = round(time.perf_counter() - t0, 1)
+        return {"format": FORMAT, "parts": parts, "sections": sections, "seconds": timings}
 
 
 # -- comparing ------------------------------------------------------------------------
@@ -529,14 +549,15 @@ def _server(parts: list[str], port: int) -> Iterator[FakeServer | None]:
         server.stop()
 
 
-def fingerprint(src: Path, work: Path, parts: list[str], server: FakeServer | None, fresh: bool) -> dict[str, Any]:
+def fingerprint(src: Path, work: Path, inputs: Path, parts: list[str], server: FakeServer | None,
+                server_lock: threading.Lock, fresh: bool) -> dict[str, Any]:
     """Run every part with the code in `src` inside a clean `work` folder."""
     if work.exists():
         shutil.rmtree(work)
     (work / "home").mkdir(parents=True)
     side = Side(src, work / "home", work, fresh)
     try:
-        return collect(side, work, parts, server)
+        return Collector(side, work, inputs, server, server_lock).collect(parts)
     finally:
         side.close()
 
@@ -579,20 +600,28 @@ def main() -> None:
         ap.error("--ref, --out or --compare is required")
     base = args.workdir or Path(tempfile.mkdtemp(prefix="prb-fp-"))
     t0 = time.perf_counter()
+    inputs = make_inputs(base / "inputs", parts)
+    lock = threading.Lock()
     with _server(parts, args.fake_port) as server:
         if not args.ref:
-            result = fingerprint(REPO / "src", base, parts, server, args.fresh_processes)
+            result = fingerprint(REPO / "src", base / "work", inputs, parts, server, lock, args.fresh_processes)
             args.out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
             print(f"wrote {args.out} in {time.perf_counter() - t0:.0f} s: "
                   + ", ".join(f"{k} ({len(v['files'])} files, {len(v['values'])} values, {len(v['scores'])} rows)"
                               for k, v in result["sections"].items()))
             return
-        ref_src = extract_ref(args.ref, base / "ref-code")
-        docs = {}
-        for label, src in (("ref", ref_src), ("tree", REPO / "src")):
-            docs[label] = fingerprint(src, base / "work", parts, server, args.fresh_processes)
-            print(f"{label} ({src}): {time.perf_counter() - t0:.0f} s, per part {docs[label]['seconds']}",
-                  flush=True)
+        sources = {"ref": extract_ref(args.ref, base / "ref-code"), "tree": REPO / "src"}
+        docs: dict[str, dict[str, Any]] = {}
+
+        def side(label: str) -> None:  # the two sides at once; the LLM parts one after the other
+            docs[label] = fingerprint(sources[label], base / f"work-{label}", inputs, parts, server, lock,
+                                      args.fresh_processes)
+            print(f"{label} ({sources[label]}): done at {time.perf_counter() - t0:.0f} s, "
+                  f"per part {docs[label]['seconds']}", flush=True)
+
+        with ThreadPoolExecutor(2) as pool:
+            for f in [pool.submit(side, label) for label in sources]:
+                f.result()
     keep = args.keep or base
     keep.mkdir(parents=True, exist_ok=True)
     for label, doc in docs.items():
