@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ...errors import ConfigError
+from ...errors import ConfigError, validation_message
 
 JSON_MODES = {"off": None, "object": "json_object", "schema": "json_schema", "object-schema": "json_object_schema"}
 #: option names of earlier versions -> today's
@@ -62,10 +62,6 @@ class LLMOptions(BaseModel):
     describe_items: bool = False
 
 
-def _errors(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-
-
 def split_options(options: dict[str, Any], provider_options: type[BaseModel],
                   backend: str = "backend") -> tuple[LLMOptions, BaseModel]:
     """(shared options, the provider's options) from one `--option` dict."""
@@ -84,11 +80,11 @@ def split_options(options: dict[str, Any], provider_options: type[BaseModel],
     try:
         shared = LLMOptions(**opts)
     except ValidationError as exc:
-        raise ConfigError(f"bad LLM option(s): {_errors(exc)}") from None
+        raise ConfigError(f"bad LLM option(s): {validation_message(exc)}") from None
     try:
         own = provider_options(**mine)
     except ValidationError as exc:
-        raise ConfigError(f"bad {backend} option(s): {_errors(exc)}") from None
+        raise ConfigError(f"bad {backend} option(s): {validation_message(exc)}") from None
     return shared, own
 
 
