@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from perrecbench.cli import prompt_cmd
 from perrecbench.errors import ConfigError, InputDataError
+from perrecbench.models.llm import text as llm_text
 from perrecbench.prompts.components import Components, PromptOptions
 from perrecbench.prompts.official_set import OfficialPromptSet
 
@@ -160,7 +161,7 @@ def test_profiles_offline_and_model(app, tmp_path, monkeypatch):
 
         return generate, close
 
-    monkeypatch.setattr(prompt_cmd, "_llm_generate", fake_llm)
+    monkeypatch.setattr(llm_text, "text_generator", fake_llm)
     res = runner.invoke(app, ["profiles", "--bench", str(bench.path), "--model", "openai/gpt-x"])
     assert res.exit_code == 0, res.output
     assert "3 new, 0 cached" in res.output and closed == [True]
