@@ -18,13 +18,14 @@ from .lock_option import WAIT
 def _parse_gaps(text: str) -> dict[str, float]:
     """'1.0,0.75,0.5' or 'easy=1,medium=0.75,hard=0.5'."""
     from ..build.params import DEFAULT_MIN_GAP
+    from ..parsing import parse_key_values
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
     gaps: dict[str, float] | None = None
     try:
         if all("=" in p for p in parts):
             gaps = dict(DEFAULT_MIN_GAP)
-            gaps.update({k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)})
+            gaps.update(parse_key_values(parts, "--min-gap", float, expects="level=gap", underscores=False))
         elif len(parts) == 1:
             gaps = {lv: float(parts[0]) for lv in DEFAULT_MIN_GAP}
         elif len(parts) == 3:

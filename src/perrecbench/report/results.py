@@ -145,36 +145,38 @@ class LeaderboardResult(Printable):
 
 
 @dataclass
-class CorrelationResult(Printable):
-    """`perrecbench correlate`: preference scores against rating-prediction error."""
+class AnalysisResult(Printable):
+    """An analysis' typed record (`records.analysis`): its JSON is the record itself."""
 
     FORMATS: ClassVar[tuple[str, ...]] = ("table", "json", "csv")
 
-    report: CorrelationReport
-
-    def to_table(self) -> str:
-        return correlation_text(self.report)
+    record: Any
 
     def to_json(self) -> str:
-        return record_json(self.report)
-
-    def to_csv(self) -> str:
-        return correlation_csv(self.report)
+        return record_json(self.record)
 
 
 @dataclass
-class BreakdownResult(Printable):
-    """`perrecbench breakdown`: scores by category, exposure, level or method."""
+class CorrelationResult(AnalysisResult):
+    """`perrecbench correlate`: preference scores against rating-prediction error."""
 
-    FORMATS: ClassVar[tuple[str, ...]] = ("table", "json", "csv")
-
-    table: BreakdownTable
+    record: CorrelationReport
 
     def to_table(self) -> str:
-        return breakdown_text(self.table)
-
-    def to_json(self) -> str:
-        return record_json(self.table)
+        return correlation_text(self.record)
 
     def to_csv(self) -> str:
-        return breakdown_csv(self.table)
+        return correlation_csv(self.record)
+
+
+@dataclass
+class BreakdownResult(AnalysisResult):
+    """`perrecbench breakdown`: scores by category, exposure, level or method."""
+
+    record: BreakdownTable
+
+    def to_table(self) -> str:
+        return breakdown_text(self.record)
+
+    def to_csv(self) -> str:
+        return breakdown_csv(self.record)
