@@ -178,3 +178,11 @@ def test_profiles_model_without_key_fails_fast(app, tmp_path):
     res = runner.invoke(app, ["profiles", "--bench", str(bench.path), "--model", "openai/gpt-4o-mini"])
     assert res.exception is not None and "OPENAI_API_KEY" in str(res.exception)
     assert not (bench.path / "profiles").exists() or not any((bench.path / "profiles").iterdir())
+
+
+def test_profiles_decode_as_the_release_with_a_paragraph_of_tokens():
+    """The profile writer's decoding comes from the declared defaults; what enters the
+    cache key is what it was when the settings were written in the command (cached
+    profiles are still found)."""
+    assert llm_text.PROFILE_CONFIG.output_options() == {"temperature": 0.1, "top_p": 1.0, "max_tokens": 600}
+    assert llm_text.PROFILE_CONFIG.timeout == 120.0
