@@ -17,7 +17,7 @@ from .lock_option import WAIT
 
 def _parse_gaps(text: str) -> dict[str, float]:
     """'1.0,0.75,0.5' or 'easy=1,medium=0.75,hard=0.5'."""
-    from ..build.params import DEFAULT_MIN_GAP
+    from ..builder.params import DEFAULT_MIN_GAP
     from ..parsing import parse_key_values
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
@@ -67,9 +67,9 @@ def build(
     wait: bool = WAIT,
 ) -> None:
     """Build a benchmark (SPEC 2.3) from real or synthetic reviews."""
-    from ..build.memory import human
-    from ..build.params import BuildParams
-    from ..build.pipeline import build_from_source
+    from ..builder.memory import human
+    from ..builder.params import BuildParams
+    from ..builder.pipeline import build_from_source
     from ..interop.benchmark_source import import_release_input
     from ..parsing import json_or_text, parse_key_values, parse_levels
 

@@ -27,8 +27,8 @@ def run_demo(out: Path, seed: int, models: Sequence[str], methods: Sequence[str]
     """Build `out`/bench from synthetic reviews, run each baseline with each method under
     `out`/runs (fresh each time) and score them; `say` hears each step (rich markup)."""
     from ..bench import Benchmark
-    from ..build.params import BuildParams
-    from ..build.pipeline import build_from_source
+    from ..builder.params import BuildParams
+    from ..builder.pipeline import build_from_source
     from ..models.registry import create_model
     from ..run.runner import run
     from ..score.runs import load_runs

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ...bench import ITEMS, REVIEWS, questions_file, write_manifest, write_questions
-from ...build.staging import check_target, staged_directory
+from ...builder.staging import check_target, staged_directory
 from ...constants import LEVELS, __version__
 from ...data.files import sha256_file
 from ...data.report import reason_counts
