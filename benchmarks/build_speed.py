@@ -222,8 +222,8 @@ def breakdown(reviews: list[Path], metas: list[Path], out: Path, memory_limit: s
     processes) per stage, as the build reports its stages. Returns the total wall."""
     import resource
 
-    from perrecbench.build.params import BuildParams
-    from perrecbench.build.pipeline import build_from_source
+    from perrecbench.builder.params import BuildParams
+    from perrecbench.builder.pipeline import build_from_source
 
     def cpu() -> float:
         own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -17,9 +17,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from perrecbench.bench import questions_file, write_questions
-from perrecbench.build.grouping import choose_group, item_rng
-from perrecbench.build.params import BuildParams
-from perrecbench.build.splits import split_items
+from perrecbench.builder.grouping import choose_group, item_rng
+from perrecbench.builder.params import BuildParams
+from perrecbench.builder.splits import split_items
 from perrecbench.types import Member, Question
 
 

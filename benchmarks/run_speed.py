@@ -80,8 +80,8 @@ def build_bench(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
     import duckdb
 
-    from perrecbench.build.builder import build_benchmark
-    from perrecbench.build.params import BuildParams
+    from perrecbench.builder.builder import build_benchmark
+    from perrecbench.builder.params import BuildParams
     from perrecbench.data.synthetic import generate
 
     _, reviews, items = generate({"seed": 0})

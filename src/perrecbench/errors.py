@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import Any
 
 
 class PerRecBenchError(Exception):
@@ -65,6 +66,12 @@ class Interrupted(PerRecBenchError):
     """Ctrl-C: the message says what is saved; exit 130 as a shell expects after SIGINT."""
 
     exit_code = 130
+
+
+def validation_message(exc: Any) -> str:
+    """A pydantic `ValidationError` in one line: `where: what` for each error, `;`-separated
+    (a whole-value error says `value`)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
 
 
 def install_hint(extra: str) -> str:

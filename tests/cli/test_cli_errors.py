@@ -184,7 +184,7 @@ def test_a_run_directory_given_as_the_benchmark_is_named_so(tmp_path):
 # ---------------------------------------------------------------------------- Ctrl-C
 
 @pytest.mark.parametrize(("command", "target", "args", "saved"), [
-    ("build", "perrecbench.build.pipeline.build_from_source", ["--source", "synthetic"], "OUT is left as it was"),
+    ("build", "perrecbench.builder.pipeline.build_from_source", ["--source", "synthetic"], "OUT is left as it was"),
     ("train", "perrecbench.train.trainer.train", ["--config", "cpu-tiny"], "checkpoints saved so far stay in OUT"),
 ])
 def test_ctrl_c_in_a_command_exits_130_with_one_line(command, target, args, saved, tmp_path, monkeypatch, capsys):
@@ -247,7 +247,7 @@ def test_ctrl_c_during_profiles_exits_130_and_says_what_is_saved(tmp_path):
 _POOL_CHILD = """
 import signal, sys, time
 from pathlib import Path
-from perrecbench.build.pool import WorkerPool
+from perrecbench.builder.pool import WorkerPool
 
 signal.signal(signal.SIGINT, signal.default_int_handler)
 flag = Path(sys.argv[1])

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from perrecbench.cli import prompt_cmd
 from perrecbench.errors import ConfigError, InputDataError
+from perrecbench.models.llm import text as llm_text
 from perrecbench.prompts.components import Components, PromptOptions
 from perrecbench.prompts.official_set import OfficialPromptSet
 
@@ -160,7 +161,7 @@ def test_profiles_offline_and_model(app, tmp_path, monkeypatch):
 
         return generate, close
 
-    monkeypatch.setattr(prompt_cmd, "_llm_generate", fake_llm)
+    monkeypatch.setattr(llm_text, "text_generator", fake_llm)
     res = runner.invoke(app, ["profiles", "--bench", str(bench.path), "--model", "openai/gpt-x"])
     assert res.exit_code == 0, res.output
     assert "3 new, 0 cached" in res.output and closed == [True]
@@ -177,3 +178,11 @@ def test_profiles_model_without_key_fails_fast(app, tmp_path):
     res = runner.invoke(app, ["profiles", "--bench", str(bench.path), "--model", "openai/gpt-4o-mini"])
     assert res.exception is not None and "OPENAI_API_KEY" in str(res.exception)
     assert not (bench.path / "profiles").exists() or not any((bench.path / "profiles").iterdir())
+
+
+def test_profiles_decode_as_the_release_with_a_paragraph_of_tokens():
+    """The profile writer's decoding comes from the declared defaults; what enters the
+    cache key is what it was when the settings were written in the command (cached
+    profiles are still found)."""
+    assert llm_text.PROFILE_CONFIG.output_options() == {"temperature": 0.1, "top_p": 1.0, "max_tokens": 600}
+    assert llm_text.PROFILE_CONFIG.timeout == 120.0

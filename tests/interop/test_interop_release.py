@@ -66,7 +66,7 @@ def test_import_writes_the_builders_parquet_columns(small_bench):
     import pyarrow.parquet as pq
 
     from perrecbench.bench import ITEMS, REVIEWS
-    from perrecbench.build.columns import ITEMS_SCHEMA, REVIEWS_SCHEMA
+    from perrecbench.builder.columns import ITEMS_SCHEMA, REVIEWS_SCHEMA
 
     for name, schema in ((REVIEWS, REVIEWS_SCHEMA), (ITEMS, ITEMS_SCHEMA)):
         f = pq.ParquetFile(small_bench / name)

@@ -226,8 +226,8 @@ LEVELS = ["easy", "medium", "hard"]
 
 
 def _build_synthetic(tmp_path, seed: int) -> tuple[Benchmark, object]:
-    from perrecbench.build.builder import build_benchmark
-    from perrecbench.build.params import BuildParams
+    from perrecbench.builder.builder import build_benchmark
+    from perrecbench.builder.params import BuildParams
     from perrecbench.data.synthetic import generate
 
     world, reviews, items = generate({"seed": seed})

@@ -16,7 +16,6 @@ from perrecbench.records import (
     PredictionLine,
     RunManifest,
     ScoreRow,
-    ScoreTable,
 )
 from perrecbench.records.provenance import current
 
@@ -89,11 +88,8 @@ def test_call_records_reject_unknown_fields_and_redact_keys(monkeypatch):
         CallRecord(ts=1.0, status="maybe")
 
 
-def test_score_rows_write_nan_as_null_and_tables_round_trip(tmp_path):
+def test_score_rows_write_nan_as_null():
     row = ScoreRow(model="m", method="list", level="easy", metric="pearson", score=math.nan, ci_low=math.nan,
                    ci_high=0.5, n_questions=2, n_failed=0, n_missing=0, n_scored=0, failure_policy="x")
     assert row.to_dict()["score"] is None and row.to_dict()["ci_high"] == 0.5
     assert math.isnan(ScoreRow.from_data(row.to_dict()).score)
-    table = ScoreTable(rows=[row.model_copy(update={"score": 0.25})], notes=["n"], provenance=current())
-    table.write(tmp_path / "scores.json")
-    assert ScoreTable.read(tmp_path / "scores.json").rows[0].score == 0.25

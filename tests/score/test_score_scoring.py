@@ -12,7 +12,7 @@ from perrecbench import failures
 from perrecbench.errors import BenchmarkError, ConfigError
 from perrecbench.models.llm.options import variant_from_config
 from perrecbench.records import PairStats, Prediction, ScoreRow
-from perrecbench.run.costs import CALLS, INCONSISTENCY
+from perrecbench.run.costs import CALLS_PER_QUESTION, INCONSISTENCY
 from perrecbench.score.averages import cell_averages
 from perrecbench.score.compare import compare_runs
 from perrecbench.score.runs import load_run, load_runs
@@ -280,7 +280,7 @@ def test_calls_per_question_and_pair_inconsistency_rows(bench, tmp_path):
              Prediction.failed(Q3.id, failures.NO_ANSWER, n_calls=10)]
     run = make_run(tmp_path / "p", bench, "m", "pair", {"medium": preds}, LLM_DEFAULTS)
     rows = rows_by_metric(score_run(load_run(run), n_resamples=200))
-    calls = rows[("medium", CALLS)]
+    calls = rows[("medium", CALLS_PER_QUESTION)]
     assert calls.score == pytest.approx(8.0) and calls.n_scored == 3  # failed answers cost calls too
     assert calls.ci_low <= 8.0 <= calls.ci_high
     inc = rows[("medium", INCONSISTENCY)]
@@ -289,7 +289,7 @@ def test_calls_per_question_and_pair_inconsistency_rows(bench, tmp_path):
     listwise = make_run(tmp_path / "l", bench, "m", "list",
                         {"medium": [Prediction(question_id=Q1.id, order=[1, 0, 2], n_calls=1)]}, LLM_DEFAULTS)
     metrics = {r.metric for r in score_run(load_run(listwise), n_resamples=0)}
-    assert CALLS in metrics and INCONSISTENCY not in metrics
+    assert CALLS_PER_QUESTION in metrics and INCONSISTENCY not in metrics
     baseline = make_run(tmp_path / "b", bench, "baseline/bias", "list", {"medium": [ordered(Q1.id, [1, 0, 2])]})
     metrics = {r.metric for r in score_run(load_run(baseline), n_resamples=0)}
-    assert CALLS not in metrics  # no calls, no cost rows
+    assert CALLS_PER_QUESTION not in metrics  # no calls, no cost rows

@@ -6,29 +6,15 @@ result as JSON, its rows as CSV and its figures (SVG, PNG, PDF) under DIR/figure
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from ..errors import ConfigError
 from ..locking import locked
+from .echo import warn_runs
 from .lock_option import WAIT
-
-FORMATS = ("table", "json", "csv")
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-
-
-def _warn(runs: list) -> None:
-    for run in runs:
-        for w in run.warnings:
-            typer.secho(f"warning: {w}", fg="yellow", err=True)
 
 
 def write_outputs(out: Path, files: dict[str, str], figures: Callable[[Path], list[Path]] | None) -> list[Path]:
@@ -46,13 +32,6 @@ def write_outputs(out: Path, files: dict[str, str], figures: Callable[[Path], li
         except ConfigError as exc:
             typer.secho(f"note: no figures ({exc})", fg="yellow", err=True)
     return written
-
-
-def _record_json(record: Any) -> str:
-    from ..records import provenance
-
-    data = record.model_copy(update={"provenance": provenance.current()}).to_data()
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 @locked("out")  # with --out, before the runs are loaded
@@ -78,29 +57,26 @@ def correlate(
     Across models, and per group within each model: Pearson, Spearman and Kendall, each
     with a 95% bootstrap interval and its sample size."""
     from ..report import analysis_figures as figs
-    from ..report.analysis_text import correlation_csv, correlation_points_csv, correlation_text
+    from ..report.analysis_text import correlation_points_csv
+    from ..report.results import CorrelationResult
     from ..score.correlation import correlate as run_correlate
     from ..score.runs import load_runs
 
-    _check_format(fmt)
+    CorrelationResult.check_format(fmt)
     if resamples < 1:
         raise ConfigError("--resamples must be at least 1")
     runs = load_runs(run_dirs, bench, one_per_cell=True)  # one run per cell, as the report's
-    _warn(runs)
+    warn_runs(runs)
     report = run_correlate(runs, metric, cell, match, include_oracle, resamples, seed)
-    if fmt == "json":
-        typer.echo(_record_json(report), nl=False)
-    elif fmt == "csv":
-        typer.echo(correlation_csv(report), nl=False)
-    else:
-        typer.echo(correlation_text(report), nl=False)
+    result = CorrelationResult(report)
+    typer.echo(result.render(fmt), nl=False)
     if out is not None:
         def figures(folder: Path) -> list[Path]:
             return (figs.correlation_figure(report, folder) + figs.group_correlation_figure(report, folder)
                     + figs.rating_errors_figure(report, folder))
 
-        written = write_outputs(out, {"correlation.json": _record_json(report),
-                                      "correlation.csv": correlation_csv(report),
+        written = write_outputs(out, {"correlation.json": result.to_json(),
+                                      "correlation.csv": result.to_csv(),
                                       "correlation-points.csv": correlation_points_csv(report)}, figures)
         typer.secho(f"wrote {len(written)} files to {out}", err=True)
 
@@ -127,30 +103,26 @@ def breakdown(
     Each group's score with its 95% bootstrap interval and question count; exposure is
     how often the item was rated (or your own counts, --exposure-file)."""
     from ..report import analysis_figures as figs
-    from ..report.analysis_text import breakdown_csv, breakdown_text
+    from ..report.results import BreakdownResult
     from ..score.breakdown import breakdown as run_breakdown
     from ..score.breakdown import read_exposure_file
     from ..score.runs import load_runs
 
-    _check_format(fmt)
+    BreakdownResult.check_format(fmt)
     if resamples < 1:
         raise ConfigError("--resamples must be at least 1")
     if exposure_file is not None and by != "exposure":
         raise ConfigError("--exposure-file is for --by exposure")
     counts = read_exposure_file(exposure_file) if exposure_file is not None else None
     runs = load_runs(run_dirs, bench)
-    _warn(runs)
+    warn_runs(runs)
     table = run_breakdown(runs, by, metric, per_level, counts, f"the counts in {exposure_file}" if counts else None,
                           buckets, top, resamples, seed)
-    if fmt == "json":
-        typer.echo(_record_json(table), nl=False)
-    elif fmt == "csv":
-        typer.echo(breakdown_csv(table), nl=False)
-    else:
-        typer.echo(breakdown_text(table), nl=False)
+    result = BreakdownResult(table)
+    typer.echo(result.render(fmt), nl=False)
     if out is not None:
-        written = write_outputs(out, {f"breakdown-{by}.json": _record_json(table),
-                                      f"breakdown-{by}.csv": breakdown_csv(table)},
+        written = write_outputs(out, {f"breakdown-{by}.json": result.to_json(),
+                                      f"breakdown-{by}.csv": result.to_csv()},
                                 lambda folder: figs.breakdown_figure(table, folder))
         typer.secho(f"wrote {len(written)} files to {out}", err=True)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -10,23 +9,23 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError
+from ..interop.benchmark_source import RELEASE, SOURCES, check_source
 from ..report.progress import console, stage_progress
 from .bounds import positive
 from .lock_option import WAIT
 
-SOURCES = ("synthetic", "amazon2023", "movielens", "table", "release")
-
 
 def _parse_gaps(text: str) -> dict[str, float]:
     """'1.0,0.75,0.5' or 'easy=1,medium=0.75,hard=0.5'."""
-    from ..build.params import DEFAULT_MIN_GAP
+    from ..builder.params import DEFAULT_MIN_GAP
+    from ..parsing import parse_key_values
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
     gaps: dict[str, float] | None = None
     try:
         if all("=" in p for p in parts):
             gaps = dict(DEFAULT_MIN_GAP)
-            gaps.update({k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)})
+            gaps.update(parse_key_values(parts, "--min-gap", float, expects="level=gap", underscores=False))
         elif len(parts) == 1:
             gaps = {lv: float(parts[0]) for lv in DEFAULT_MIN_GAP}
         elif len(parts) == 3:
@@ -39,19 +38,6 @@ def _parse_gaps(text: str) -> dict[str, float]:
     if bad:
         raise ConfigError(f"--min-gap: not a finite number: {', '.join(f'{lv}={g}' for lv, g in bad.items())}")
     return gaps
-
-
-def _options(pairs: list[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for p in pairs:
-        if "=" not in p:
-            raise ConfigError(f"--option expects key=value, got {p!r}")
-        k, v = p.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except ValueError:
-            out[k.strip()] = v
-    return out
 
 
 def build(
@@ -81,24 +67,17 @@ def build(
     wait: bool = WAIT,
 ) -> None:
     """Build a benchmark (SPEC 2.3) from real or synthetic reviews."""
-    from ..build.memory import human
-    from ..build.params import BuildParams
-    from ..build.pipeline import build_from_source
-    from ..constants import LEVELS
+    from ..builder.memory import human
+    from ..builder.params import BuildParams
+    from ..builder.pipeline import build_from_source
+    from ..interop.benchmark_source import import_release_input
+    from ..parsing import json_or_text, parse_key_values, parse_levels
 
-    if source not in SOURCES:
-        raise ConfigError(f"unknown --source {source!r}; choose from {', '.join(SOURCES)}")
-    level_list = tuple(lv.strip() for lv in levels.split(",") if lv.strip())
-    bad = [lv for lv in level_list if lv not in LEVELS]
-    if bad:
-        raise ConfigError(f"unknown level(s) {bad}; choose from {', '.join(LEVELS)}")
+    check_source(source)
+    level_list = tuple(parse_levels(levels) or ())
     start = time.monotonic()
-    if source == "release":
-        from ..interop.release import import_release
-
-        if len(input) != 1:
-            raise ConfigError("--source release takes one --input: the release's data folder")
-        rep = import_release(input[0], out)
+    if source == RELEASE:
+        rep = import_release_input(list(input), out)
         console.print(f"[green]imported[/green] the authors' release into {out}")
         for line in rep.summary():
             console.print(line, markup=False, highlight=False)
@@ -110,7 +89,8 @@ def build(
     )
     with stage_progress(progress) as cb:
         result = build_from_source(
-            source, list(input), list(meta), out, params, _options(option), list(hub_category),
+            source, list(input), list(meta), out, params,
+            dict(parse_key_values(option, "--option", json_or_text, underscores=False)), list(hub_category),
             memory_limit=memory_limit, temp_dir=temp_dir, workers=workers, progress=cb,
             on_loaded=lambda report: console.print(report.summary()),
         )

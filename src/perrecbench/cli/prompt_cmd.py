@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import typer
 
 from ..constants import METHODS, SPLITS
-from ..errors import ConfigError, InputDataError, ModelError
+from ..errors import ConfigError
 from ..locking import output_lock
-from ..prompts.components import Components, Message, PromptOptions
+from ..prompts.components import Message, PromptOptions
 from ..redaction import redact
 from .lock_option import WAIT
 
@@ -49,68 +47,15 @@ def render(
     JSON Lines input gives JSON Lines output, one message list per input line, in order.
     """
     _check_method(method)
+    from ..prompts.components_io import load_components
     from ..prompts.registry import get_prompt_set
 
     pset = get_prompt_set(prompt_set, templates, prompt_variant)
-    source = "<stdin>" if components == "-" else components
-    text = sys.stdin.read() if components == "-" else _read(Path(components))
-    items, is_lines = read_components(text, source, lines_hint=Path(source).suffix.lower() in JSON_LINES_SUFFIXES)
+    items, is_lines = load_components(components)
     options = PromptOptions(cot=cot, rel_rating=rel_rating, use_profile=not no_profile)
     for comps in items:
         msgs = _as_dicts(pset.render(method, comps, options))
         typer.echo(json.dumps(msgs, ensure_ascii=False) if is_lines else json.dumps(msgs, indent=2, ensure_ascii=False))
-
-
-#: file names that say JSON Lines, whatever the number of lines
-JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
-
-
-def read_components(text: str, source: str, lines_hint: bool = False) -> tuple[list[Components], bool]:
-    """One JSON document, or JSON Lines when the file is named so (`lines_hint`; then
-    even one line is JSON Lines) or there are several lines and the first is complete
-    JSON by itself. Returns (components, is_json_lines)."""
-    lines = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
-    if not lines:
-        raise InputDataError(f"{source}: no components (empty input)")
-    if lines_hint or (len(lines) > 1 and _is_json(lines[0][1])):
-        return [_components(_loads(ln, source, i), source, i) for i, ln in lines], True
-    return [_components(_loads(text, source, None), source, None)], False
-
-
-def _is_json(line: str) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
-
-
-def _loads(text: str, source: str, lineno: int | None):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = lineno if lineno is not None else exc.lineno
-        raise InputDataError(f"{source}:{where}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
-
-
-def _components(obj, source: str, lineno: int | None) -> Components:
-    where = f"{source}:{lineno}" if lineno is not None else source
-    if not isinstance(obj, dict):
-        raise InputDataError(f"{where}: expected a JSON object with \"users\" and \"query\"")
-    try:
-        return Components.from_dict(obj)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputDataError(
-            f"{where}: not a components object ({type(exc).__name__}: {exc}); expected "
-            '{"users": [{"history": [{"title", "author", "rating"}], ...}], "query": {"title"}}'
-        ) from exc
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"cannot read {path}: {exc}") from exc
 
 
 def _as_dicts(msgs: list[Message]) -> list[dict[str, str]]:
@@ -188,11 +133,10 @@ def profiles(
 ) -> None:
     """Build user profiles for every member of the chosen questions (cached; reruns resume)."""
     from ..bench import Benchmark
+    from ..parsing import parse_levels
     from ..prompts import profiles as prof
 
     b = Benchmark(bench)
-    from ..run.plan import parse_levels
-
     lvls = parse_levels(levels)
     if offline == (model is not None):
         raise ConfigError("give either --offline or --model MODEL")
@@ -207,7 +151,9 @@ def profiles(
         return
     assert model is not None  # checked above: --offline or --model
     label = label or re.sub(r"[^\w.-]+", "--", model)
-    generate, close = _llm_generate(model, base_url)
+    from ..models.llm.text import text_generator
+
+    generate, close = text_generator(model, base_url)
 
     async def run() -> prof.ProfileReport:
         try:
@@ -226,29 +172,3 @@ def profiles(
         typer.secho(f"  {redact(err)}", fg="yellow", err=True)
     if report.failed:
         typer.secho("run the same command again to retry the failed ones", fg="yellow", err=True)
-
-
-def _llm_generate(
-    model: str, base_url: str | None
-) -> tuple[Callable[[list[Message]], Awaitable[str]], Callable[[], Awaitable[None]]]:
-    """(`generate(messages) -> text`, `close()`) through the project's LLM client, which
-    owns caching, retries and rate limits."""
-    backend, sep, name = model.partition("/")
-    if not sep or not name:
-        raise ConfigError(f"--model {model!r}: use openai/<model>, anthropic/<model> or hf/<path or hub id>")
-    try:
-        from ..models.llm.cache import ResponseCache
-        from ..models.llm.client import LLMClient
-        from ..models.llm.config import GenerateConfig
-        from ..models.llm.providers import create_provider
-    except ImportError as exc:  # pragma: no cover - the client ships with the package
-        raise ModelError(f"LLM profiles need perrecbench.models.llm ({exc})") from exc
-    api = create_provider(backend, name, [base_url] if base_url else None)
-    api.check()  # missing SDK or key: fail now, not once per user
-    client = LLMClient(api, cache=ResponseCache())
-    config = GenerateConfig(temperature=0.1, top_p=1.0, max_tokens=600, timeout=120.0)
-
-    async def generate(messages: list[Message]) -> str:
-        return (await client.generate(messages, config, tags={"task": "profile"})).text
-
-    return generate, client.aclose

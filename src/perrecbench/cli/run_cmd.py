@@ -1,7 +1,7 @@
 """`perrecbench run` (any model: LLMs and baselines) and `perrecbench cache stats|clear`.
 
-This module binds arguments only; what runs is decided by `run.plan`, reported by
-`report.run_text` and shown by `report.progress`.
+This module binds arguments into a `run.plan.RunRequest` and prints; what runs is decided
+by `run.plan`, reported by `report.run_text` and shown by `report.progress`.
 """
 
 from __future__ import annotations

@@ -48,31 +48,18 @@ def sft_data(
     wait: bool = WAIT,
 ) -> None:
     """Chat rows {"messages": \\[system, user, assistant]} for SFT: `run`'s prompts, the truth as answer."""
-    from ..bench import Benchmark
-    from ..constants import __version__
-    from ..records import SftManifest
-    from ..run.plan import parse_levels, parse_option_pairs
-    from ..train.prompting import RunPrompts
-    from ..train.sft_data import DATASET_SPLIT, build_rows, trainable_questions
-    from ..train.sft_files import write_sft
+    from ..parsing import parse_levels
+    from ..run.plan import parse_option_pairs
+    from ..train.sft_make import make_sft_data
 
     flags = {"prompt_set": prompt_set, "templates": str(templates) if templates else None, "profile": profile,
              "k": k, "rel_rating": rel_rating or None, "describe_items": describe_items or None, "shots": shots}
     options = {**parse_option_pairs(option), **{key: v for key, v in flags.items() if v is not None}}
-    if options.get("cot"):
-        raise ConfigError("--cot: SFT answers carry no reasoning; build the data without it")
-    b = Benchmark(bench)
-    questions = trainable_questions(b, split, parse_levels(levels), limit)
-    render = RunPrompts(b, split, options)
-    data = build_rows(questions, fmt, render, render.options.rel_rating, seed)
-    manifest = SftManifest(
-        format=fmt, split=split, seed=seed, limit=limit, prompt=render.config(), options=options,
-        bench=str(b.path.resolve()), bench_name=b.name, bench_fingerprint=b.fingerprint, tool_version=__version__,
-    )
-    written = write_sft(out, data, dataset_split or DATASET_SPLIT[split], manifest, overwrite)
+    written, n_questions = make_sft_data(bench, fmt, out, split, parse_levels(levels), limit, seed, dataset_split,
+                                         overwrite, options)
     per = "; ".join(f"{f} {sum(c.values())} ({', '.join(f'{lv} {n}' for lv, n in c.items())})"
                     for f, c in written.counts.items())
-    console.print(f"wrote {written.rows} rows from {sum(data.questions.values())} {split} questions "
+    console.print(f"wrote {written.rows} rows from {n_questions} {split} questions "
                   f"into {out} (split {written.dataset_split}): {per}", soft_wrap=True)
 
 

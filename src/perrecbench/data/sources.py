@@ -7,34 +7,46 @@ and `raw_items` in the DuckDB connection (contract in docs/architecture.md).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .amazon import load_amazon
-from .movielens import load_movielens
 from .report import LoadReport
-from .table import load_table
 
-Loader = Callable[[duckdb.DuckDBPyConnection, list[Path], "list[Path] | None", dict[str, Any]], LoadReport]
+if TYPE_CHECKING:
+    import duckdb
 
-# Source name -> loader. To add a source, add one line here, e.g.
-#   "synthetic": lambda con, inputs, meta, options: load_synthetic(con, options),
-SOURCES: dict[str, Loader] = {
-    "amazon2023": load_amazon,
-    "movielens": load_movielens,
-    "table": load_table,
-    "synthetic": lambda con, inputs, meta, options: _synthetic(con, options),
-}
+Loader = Callable[["duckdb.DuckDBPyConnection", list[Path], "list[Path] | None", dict[str, Any]], LoadReport]
 
 
-def _synthetic(con: duckdb.DuckDBPyConnection, options: dict[str, Any]) -> LoadReport:
+def _lazy(module: str, name: str) -> Loader:
+    """The loader `name` of `module`, imported on first use: the command line lists the
+    sources (`build --help`) without importing DuckDB and every reader."""
+    def load(con: duckdb.DuckDBPyConnection, inputs: list[Path], meta: list[Path] | None,
+             options: dict[str, Any]) -> LoadReport:
+        loader: Loader = getattr(importlib.import_module(f".{module}", __package__), name)
+        return loader(con, inputs, meta, options)
+
+    return load
+
+
+def _synthetic(con: duckdb.DuckDBPyConnection, inputs: list[Path], meta: list[Path] | None,
+               options: dict[str, Any]) -> LoadReport:
     from .synthetic import load_synthetic  # numpy-heavy generator: import only when used
 
     return load_synthetic(con, options)
+
+
+# Source name -> loader, in the order `build --help` lists them. To add a source, add one
+# line here: `"name": _lazy("module", "load_name")`, its loader `(con, inputs, meta, options)`.
+SOURCES: dict[str, Loader] = {
+    "synthetic": _synthetic,
+    "amazon2023": _lazy("amazon", "load_amazon"),
+    "movielens": _lazy("movielens", "load_movielens"),
+    "table": _lazy("table", "load_table"),
+}
 
 
 def load_source(

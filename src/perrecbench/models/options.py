@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
-from ..errors import ConfigError
+from ..errors import ConfigError, validation_message
 
 Role = Literal["transport", "decoding", "prompt", "method"]
 ROLES: tuple[Role, ...] = ("transport", "decoding", "prompt", "method")
@@ -121,11 +121,6 @@ def defaults(options: type[BaseModel]) -> dict[str, Any]:
     return {s.name: s.default for s in declared(options).values()}
 
 
-def validation_errors(exc: Any) -> str:
-    """A pydantic `ValidationError` on one line: `field: message; ...`."""
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-
-
 def check_declared(model: str, options: dict[str, Any] | None, declaration: type[BaseModel]) -> dict[str, Any]:
     """`options` validated by a class's `Options` declaration: every option, defaults
     filled in; an unknown key or a bad value is a `ConfigError` naming the model."""
@@ -139,7 +134,7 @@ def check_declared(model: str, options: dict[str, Any] | None, declaration: type
     try:
         return declaration(**options).model_dump()
     except ValidationError as exc:
-        raise ConfigError(f"{model}: bad option(s): {validation_errors(exc)}") from None
+        raise ConfigError(f"{model}: bad option(s): {validation_message(exc)}") from None
 
 
 def check_options(model: str, options: dict[str, Any] | None, declaration: type[BaseModel] | None,

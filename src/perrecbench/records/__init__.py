@@ -6,7 +6,7 @@
 | `RunManifest` | `RUN/manifest.json` | run, interop | run (resume), score, report |
 | `Prediction` / `PredictionLine` | `RUN/predictions.jsonl` | models (via run) | score |
 | `CallRecord` | `RUN/calls.jsonl` | the LLM client (via run) | score (costs), report |
-| `ScoreRow` / `ScoreTable` | `score --format json`, report data | score | report, users |
+| `ScoreRow`, `ComparisonRow` | `score --format json` (a list), report data | score | report, users |
 | `SftManifest` | `SFT_DIR/sft_manifest.json` | train (`sft-data`) | people, tools |
 | `CorrelationReport`, `BreakdownTable` (`analysis`) | `correlate`/`breakdown --out` | score | report, users |
 | `SweepManifest` / `SweepTable` (`sweep`) | `SWEEP/sweep.json`, `sweep-table.json` | run / score | score / report |
@@ -21,11 +21,11 @@ from .call import CallRecord, CallUsage
 from .prediction import PairStats, Prediction, PredictionLine
 from .provenance import Provenance
 from .run_manifest import RunManifest
-from .score_row import AverageRow, ComparisonRow, ScoreRow, ScoreTable
+from .score_row import AverageRow, ComparisonRow, ScoreRow
 from .sft_manifest import SftManifest
 
 __all__ = [
     "AverageRow", "BenchCounts", "BenchManifest", "CallRecord", "CallUsage", "ComparisonRow",
-    "PairStats", "Prediction", "PredictionLine", "Provenance", "RunManifest", "ScoreRow", "ScoreTable",
+    "PairStats", "Prediction", "PredictionLine", "Provenance", "RunManifest", "ScoreRow",
     "SftManifest",
 ]

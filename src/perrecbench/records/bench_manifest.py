@@ -1,6 +1,6 @@
 """`BENCH/manifest.json`: how a benchmark was made and what it holds.
 
-Written by the builder (`build/`) and the release importer (`interop/release`). Its
+Written by the builder (`builder/`) and the release importer (`interop/release`). Its
 identity (`fingerprint`) covers everything but `provenance`, so runs, scores and
 memoised prompt components stay tied to the benchmark's content, not to the
 checkout that built it.

@@ -1,19 +1,16 @@
 """Score rows: one (run, level, metric) cell with its interval and counts, and the
 averages and paired comparisons made from them.
 
-`perrecbench score --format json` prints a list of `ScoreRow`s; files that keep score
-rows (the report's data, sweep tables) hold a `ScoreTable` with its format version.
+`perrecbench score --format json` prints a list of `ScoreRow`s (`--compare`: of
+`ComparisonRow`s); the report's data embeds them.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
-
-from .provenance import Provenance
-from .versioning import StoredRecord
+from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -61,20 +58,6 @@ class ScoreRow(BaseModel):
     def label(self) -> str:
         """The model with its variant, as leaderboards name rows."""
         return f"{self.model} [{self.variant}]" if self.variant else self.model
-
-
-class ScoreTable(StoredRecord):
-    """Score rows as a stored document (report data, sweep results)."""
-
-    FORMAT: ClassVar[int] = 1
-    KIND: ClassVar[str] = "score table"
-    model_config = ConfigDict(frozen=True)
-
-    format_version: int = FORMAT
-    metric: str = "tau-b"
-    rows: list[ScoreRow] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-    provenance: Provenance | None = None
 
 
 class AverageRow(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import BenchmarkError
+from ..errors import BenchmarkError, validation_message
 
 R = TypeVar("R", bound="StoredRecord")
 
@@ -31,10 +31,6 @@ def check_version(path: Path | str, found: Any, supported: int, what: str) -> in
             f"{supported}: upgrade perrecbench (pip install -U perrecbench; in a clone: git pull)"
         )
     return version
-
-
-def validation_message(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
 
 
 def dumps(data: dict[str, Any]) -> str:

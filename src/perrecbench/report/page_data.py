@@ -16,7 +16,7 @@ from typing import Any
 
 from ..constants import LEVELS, METHODS
 from ..errors import PerRecBenchError
-from ..run.costs import CALLS, INCONSISTENCY
+from ..run.costs import CALLS_PER_QUESTION, INCONSISTENCY
 from ..score.averages import cell_averages, reads_truth
 from ..score.call_costs import CallCosts, read_call_costs
 from ..score.compare import compare_runs
@@ -256,7 +256,7 @@ def cost_data(
         mine = [r for r in rows if r.run == path]
         out.append(RunCost(
             label=label_of[path], run=path, method=run.method, failures=tuple(failure_counts(run)),
-            calls={r.level: Cell.from_row(r) for r in mine if r.metric == CALLS},
+            calls={r.level: Cell.from_row(r) for r in mine if r.metric == CALLS_PER_QUESTION},
             inconsistency={r.level: Cell.from_row(r) for r in mine if r.metric == INCONSISTENCY},
             costs=read_call_costs(Path(path)),
         ))

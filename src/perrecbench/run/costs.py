@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from ..records import Prediction
 
-CALLS = "calls/question"
+#: the score metric "model calls per question" (not the call log: that is `rundir.CALLS`)
+CALLS_PER_QUESTION = "calls/question"
 INCONSISTENCY = "pair inconsistency"
 
 
@@ -31,7 +32,7 @@ def _inconsistency(pred: Prediction) -> float | None:
 
 
 COSTS = {
-    CALLS: CostMeasure(CALLS, lambda p: float(p.n_calls)),
+    CALLS_PER_QUESTION: CostMeasure(CALLS_PER_QUESTION, lambda p: float(p.n_calls)),
     INCONSISTENCY: CostMeasure(INCONSISTENCY, _inconsistency, methods=("pair",)),
 }
 

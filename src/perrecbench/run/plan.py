@@ -9,18 +9,19 @@ calls, how many questions to keep open -- decided by what the model is
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..bench import Benchmark
-from ..constants import DEFAULT_CONCURRENCY, LEVELS, METHODS, RATING
+from ..constants import DEFAULT_CONCURRENCY, METHODS, RATING
 from ..errors import ConfigError
 from ..locking import output_lock
 from ..models.base import Recommender
 from ..models.registry import ModelEntry, resolve
+from ..parsing import parse_key_values
+from ..parsing import parse_levels as parse_levels  # where callers of the run stage find it
 from ..tasks import DEFAULT_PAIRS
 from .runner import (
     Job,
@@ -30,17 +31,6 @@ from .runner import (
     questions_at_once,
     run_jobs,
 )
-
-
-def parse_levels(text: str | None) -> list[str] | None:
-    """`easy,hard` -> the levels; None for all."""
-    if not text:
-        return None
-    out = [lv.strip() for lv in text.split(",") if lv.strip()]
-    bad = [lv for lv in out if lv not in LEVELS]
-    if bad:
-        raise ConfigError(f"unknown level(s) {bad}; choose from {', '.join(LEVELS)}")
-    return out
 
 
 def parse_methods(text: str) -> list[str]:
@@ -72,16 +62,7 @@ def parse_pairs(text: str | int | None) -> int | None:
 
 def parse_option_pairs(pairs: Sequence[str]) -> dict[str, Any]:
     """`--option key=value`; values are JSON when they parse (3, true, [..]), else strings."""
-    out: dict[str, Any] = {}
-    for p in pairs:
-        key, sep, value = p.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--option expects key=value, got {p!r}")
-        try:
-            out[key.strip().replace("-", "_")] = json.loads(value)
-        except ValueError:
-            out[key.strip().replace("-", "_")] = value
-    return out
+    return dict(parse_key_values(pairs, "--option"))
 
 
 def run_dirs_for(out: Path, methods: Sequence[str]) -> list[Path]:

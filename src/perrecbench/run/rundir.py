@@ -27,7 +27,7 @@ from ..records.run_manifest import NAME as MANIFEST
 from ..records.versioning import check_version
 
 PREDICTIONS = "predictions.jsonl"
-CALLS = "calls.jsonl"
+CALLS = "calls.jsonl"  # the call log (the metric "calls/question" is `costs.CALLS_PER_QUESTION`)
 
 __all__ = ["CALLS", "MANIFEST", "PREDICTIONS", "RunDir"]
 

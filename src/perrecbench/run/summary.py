@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..failures import NOT_SENT, Kind, lookup
 from ..redaction import redact
-from .costs import CALLS, INCONSISTENCY, cost_series
+from .costs import CALLS_PER_QUESTION, INCONSISTENCY, cost_series
 from .reask import should_reask
 from .rundir import RunDir
 from .runner import RunSummary
@@ -56,8 +56,8 @@ def outcome(summary: RunSummary) -> DirOutcome:
         out.internal += category.kind is Kind.INTERNAL
         out.causes[(category.name, _cause(p.failure_detail))] += 1
     series = cost_series(preds, summary.method)
-    if series.get(CALLS):
-        out.calls_per_question = sum(series[CALLS]) / len(series[CALLS])
+    if series.get(CALLS_PER_QUESTION):
+        out.calls_per_question = sum(series[CALLS_PER_QUESTION]) / len(series[CALLS_PER_QUESTION])
     if series.get(INCONSISTENCY):
         out.inconsistency = sum(series[INCONSISTENCY]) / len(series[INCONSISTENCY])
     return out

@@ -30,39 +30,17 @@ from ..errors import BenchmarkError, ConfigError
 from ..locking import locked
 from ..models.base import Recommender
 from ..models.registry import ModelEntry, resolve
+from ..parsing import parse_key_values, word_list
 from ..records import provenance
 from ..records.sweep import NAME, SweepCell, SweepManifest
 from .plan import RunRequest
 from .runner import Job, ProgressFn, RunSummary, distinct_models, run_jobs
 
 MODES = ("one-at-a-time", "grid")
-_BOOL = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}
-
-
-def parse_value(text: str) -> Any:
-    """`4` -> 4, `0.5` -> 0.5, `on`/`true` -> True, `none` -> None, anything else a string."""
-    t = text.strip()
-    if t.lower() in _BOOL:
-        return _BOOL[t.lower()]
-    if t.lower() in ("none", "null"):
-        return None
-    try:
-        return json.loads(t)
-    except ValueError:
-        return t
-
-
 def parse_axis(text: str) -> tuple[str, list[Any]]:
     """`k=1,2,4` -> ("k", [1, 2, 4]) (each value once, in the given order)."""
-    name, sep, values = text.partition("=")
-    name = name.strip().replace("-", "_")
-    if not sep or not name or not values.strip():
-        raise ConfigError(f"--vary expects SETTING=V1,V2,..., got {text!r}")
-    out: list[Any] = []
-    for v in (parse_value(x) for x in values.split(",") if x.strip()):
-        if v not in out:
-            out.append(v)
-    return name, out
+    [(name, values)] = parse_key_values([text], "--vary", word_list, expects="SETTING=V1,V2,...", need_value=True)
+    return name, values
 
 
 def value_text(value: Any) -> str:

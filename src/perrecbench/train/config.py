@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, validation_message
 from ..models.llm.hf_loading import check_model_path
+from ..parsing import parse_key_values, yaml_or_text
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 #: shipped example configs (package data), usable by name with --config
@@ -82,18 +83,7 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 def parse_overrides(pairs: list[str]) -> list[tuple[str, Any]]:
     """`key=value` pairs; values are YAML scalars/lists (`1e-5`, `true`, `[q_proj, v_proj]`)."""
-    import yaml
-
-    out = []
-    for p in pairs:
-        key, sep, value = p.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {p!r}")
-        try:
-            out.append((key.strip().replace("-", "_"), yaml.safe_load(value) if value.strip() else None))
-        except yaml.YAMLError:
-            out.append((key.strip().replace("-", "_"), value))
-    return out
+    return parse_key_values(pairs, "--set", yaml_or_text)
 
 
 def config_path(name_or_path: str | Path) -> Path:
@@ -128,8 +118,7 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> Train
     try:
         cfg = TrainConfig(**tree)
     except ValidationError as exc:
-        errs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"bad training config: {errs}") from None
+        raise ConfigError(f"bad training config: {validation_message(exc)}") from None
     check_model_path(cfg.model)
     return cfg
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..build.staging import staged_directory
+from ..builder.staging import staged_directory
 from ..errors import ConfigError, InputDataError, install_hint
 from ..records import SftManifest, provenance
 from ..records.sft_manifest import NAME as MANIFEST

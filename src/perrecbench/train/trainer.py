@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import ConfigError, ModelError, install_hint
 from ..locking import locked
+from ..models.llm.hf_loading import ADAPTER_CONFIG
 from .config import TrainConfig
 
 LOG = "train_log.jsonl"
@@ -135,7 +136,7 @@ def finished(out: Path, cfg: TrainConfig) -> TrainSummary | None:
     A finished training is left alone: running it again would train past `max_steps`."""
     out = Path(out)
     check_resumable(out, cfg)
-    summary, adapter = out / SUMMARY, out / "adapter_config.json"
+    summary, adapter = out / SUMMARY, out / ADAPTER_CONFIG
     if not (summary.is_file() and adapter.is_file() and (out / CONFIG).is_file()):
         return None
     try:

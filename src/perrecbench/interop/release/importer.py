@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ...bench import ITEMS, REVIEWS, questions_file, write_manifest, write_questions
-from ...build.staging import check_target, staged_directory
+from ...builder.staging import check_target, staged_directory
 from ...constants import LEVELS, __version__
 from ...data.files import sha256_file
 from ...data.report import reason_counts
@@ -388,7 +388,7 @@ def write_release_files(data: ReleaseData, out: Path, report: ReleaseImportRepor
     counts go to `report`."""
     import pyarrow as pa
 
-    from ...build.columns import ITEMS_SCHEMA, REVIEWS_SCHEMA, items_sink, reviews_sink
+    from ...builder.columns import ITEMS_SCHEMA, REVIEWS_SCHEMA, items_sink, reviews_sink
 
     def table(records: list[Any], schema: pa.Schema) -> pa.Table:
         return pa.table({c: [getattr(r, c) for r in records] for c in schema.names}, schema=schema)

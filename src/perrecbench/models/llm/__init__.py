@@ -2,5 +2,5 @@
 
 Layers, bottom up: `providers/` (one small class per API) -> `client.LLMClient` (cache,
 retries, concurrency, rate limits, call log, stats) -> `strategies` (point / pair / list
-with retries on unparsable answers, self-consistency) -> `recommender.LLMRecommender`.
+with resampling of unparsable answers (`max_resamples`), self-consistency) -> `recommender.LLMRecommender`.
 """

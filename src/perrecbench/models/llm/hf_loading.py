@@ -13,6 +13,9 @@ from typing import Any
 
 from ...errors import ConfigError, ModelError
 
+#: what makes a directory a LoRA adapter (PEFT's file name)
+ADAPTER_CONFIG = "adapter_config.json"
+
 
 def torch_dtype(name: str | None) -> Any:
     import torch

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ...constants import DEFAULT_CONCURRENCY
-from ...errors import ConfigError
-from ..options import Flag, declared, names, option, validation_errors
+from ...errors import ConfigError, validation_message
+from ..options import Flag, declared, names, option
 
 JSON_MODES = {"off": None, "object": "json_object", "schema": "json_schema", "object-schema": "json_object_schema"}
 #: option names of earlier versions -> today's
@@ -171,11 +171,11 @@ def split_options(options: dict[str, Any], provider_options: type[BaseModel],
     try:
         shared = LLMOptions(**opts)
     except ValidationError as exc:
-        raise ConfigError(f"bad LLM option(s): {validation_errors(exc)}") from None
+        raise ConfigError(f"bad LLM option(s): {validation_message(exc)}") from None
     try:
         own = provider_options(**mine)
     except ValidationError as exc:
-        raise ConfigError(f"bad {backend} option(s): {validation_errors(exc)}") from None
+        raise ConfigError(f"bad {backend} option(s): {validation_message(exc)}") from None
     return shared, own
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from ...bench import Benchmark
 from ...constants import METHODS, RATING
-from ...errors import ConfigError, StorageFull
+from ...errors import ConfigError, StorageFull, validation_message
 from ...prompts.registry import is_rating_family
 from ...records import Prediction
 from ...types import Question
@@ -84,7 +84,7 @@ class LLMRecommender(Recommender):
             for method in METHODS:
                 self.generation(method)
         except ValidationError as exc:
-            errs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            errs = validation_message(exc)
             raise ConfigError(f"bad decoding option(s): {errs}") from None
 
     # -- configuration ----------------------------------------------------------------

@@ -68,7 +68,8 @@ def majority(values: Sequence[Any]) -> Any:
 
 
 class Asker:
-    """Asks with retries on unparsable answers and votes over samples."""
+    """Asks, draws a new sample for an answer that does not parse (up to `max_resamples`:
+    resampling, not the client's retries of failed requests) and votes over samples."""
 
     def __init__(self, client: LLMClient, config: GenerateConfig, samples: int = 1, max_resamples: int = 5):
         self.client = client

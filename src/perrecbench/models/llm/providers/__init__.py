@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ....constants import DEFAULT_CONCURRENCY
-from ....errors import ConfigError
+from ....errors import ConfigError, validation_message
 from .base import ModelAPI
 
 #: backend -> (module, class)
@@ -62,6 +62,6 @@ def create_provider(backend: str, model: str, base_urls: Sequence[str] | None = 
         try:
             options = cls.Options(**(options or {}))
         except ValidationError as exc:
-            errs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            errs = validation_message(exc)
             raise ConfigError(f"bad {backend} option(s): {errs}") from None
     return cls(model, base_urls, options, concurrency)

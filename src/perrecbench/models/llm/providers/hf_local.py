@@ -25,6 +25,7 @@ from .... import failures
 from ....constants import DEFAULT_CONCURRENCY
 from ....errors import ConfigError, ModelError, install_hint
 from ..config import GenerateConfig
+from ..hf_loading import ADAPTER_CONFIG
 from .base import CallError, ModelAPI, ProviderOutput, short
 
 
@@ -87,8 +88,8 @@ class HFLocalAPI(ModelAPI):
             raise ModelError(f"the hf backend needs {', '.join(missing)}: {install_hint('train')}")
         if _looks_like_path(self.model) and not Path(self.model).expanduser().exists():
             raise ModelError(f"hf/{self.model}: no such model directory")
-        if self.opts.adapter and not (Path(self.opts.adapter) / "adapter_config.json").is_file():
-            raise ModelError(f"adapter {self.opts.adapter}: not a LoRA adapter directory (no adapter_config.json)")
+        if self.opts.adapter and not (Path(self.opts.adapter) / ADAPTER_CONFIG).is_file():
+            raise ModelError(f"adapter {self.opts.adapter}: not a LoRA adapter directory (no {ADAPTER_CONFIG})")
 
     def _ready(self) -> Any:
         if self._batcher is None:

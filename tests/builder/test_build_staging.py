@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perrecbench.build.staging import MARKER, staged_directory, staging_path
+from perrecbench.builder.staging import MARKER, staged_directory, staging_path
 from perrecbench.errors import ConfigError
 
 

@@ -8,8 +8,8 @@ import hashlib
 import duckdb
 from conftest import shared_path
 
-from perrecbench.build import builder, sql
-from perrecbench.build.params import BuildParams
+from perrecbench.builder import builder, sql
+from perrecbench.builder.params import BuildParams
 from perrecbench.data.sources import load_source
 
 

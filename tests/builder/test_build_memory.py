@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from perrecbench.build.memory import DUCKDB_FLOOR, GB, MB, duckdb_share, parse_size
+from perrecbench.builder.memory import DUCKDB_FLOOR, GB, MB, duckdb_share, parse_size
 from perrecbench.errors import ConfigError
 
 
@@ -41,7 +41,7 @@ def _main(argv, monkeypatch) -> int:
 
 
 def test_a_limit_below_the_floor_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
-    from perrecbench.build.memory import MemoryLimitTooSmall, floor, input_bytes, limit_text
+    from perrecbench.builder.memory import MemoryLimitTooSmall, floor, input_bytes, limit_text
 
     reviews = tmp_path / "reviews.jsonl"
     with open(reviews, "wb") as fh:  # sparse: 2 GB as the file system tells, no disk used, never read
@@ -61,8 +61,8 @@ def test_running_out_of_memory_names_the_option_and_a_limit(tmp_path, monkeypatc
     """Forced: no floor, a DuckDB share far below what the reader's buffers need."""
     from spill_data import write_reviews
 
-    from perrecbench.build import memory
-    from perrecbench.build.pipeline import error_log_path
+    from perrecbench.builder import memory
+    from perrecbench.builder.pipeline import error_log_path
 
     reviews, meta = write_reviews(tmp_path / "data", n_users=400)
     assert memory.floor(memory.input_bytes([reviews, meta])) == 0  # a small input: no floor
@@ -83,7 +83,7 @@ def test_running_out_of_memory_names_the_option_and_a_limit(tmp_path, monkeypatc
 
 
 def test_the_floor_by_input_size(tmp_path):
-    from perrecbench.build.memory import FLOOR_BASE, SMALL_INPUT, floor, input_bytes
+    from perrecbench.builder.memory import FLOOR_BASE, SMALL_INPUT, floor, input_bytes
 
     assert floor(0) == floor(SMALL_INPUT) == 0 and floor(SMALL_INPUT + 1) == FLOOR_BASE
     (tmp_path / "a.jsonl").write_bytes(b"x" * 100)
@@ -94,7 +94,7 @@ def test_the_floor_by_input_size(tmp_path):
 
 
 def test_limit_text_rounds_up_to_a_value_the_option_takes():
-    from perrecbench.build.memory import limit_text
+    from perrecbench.builder.memory import limit_text
 
     assert [limit_text(n) for n in (1, 150 * MB, 151 * MB, GB, 1.25 * GB)] == [
         "10MB", "150MB", "160MB", "1GB", "1.3GB"]

@@ -14,10 +14,10 @@ from conftest import shared_path
 
 from perrecbench import GROUP_SIZE
 from perrecbench.bench import Benchmark
-from perrecbench.build.builder import build_benchmark
-from perrecbench.build.grouping import Stream, choose_group, gap_chain, item_rng
-from perrecbench.build.params import BuildParams
-from perrecbench.build.splits import split_items
+from perrecbench.builder.builder import build_benchmark
+from perrecbench.builder.grouping import Stream, choose_group, gap_chain, item_rng
+from perrecbench.builder.params import BuildParams
+from perrecbench.builder.splits import split_items
 from perrecbench.errors import ConfigError
 
 
@@ -104,7 +104,7 @@ def test_movielens_invariants(ml_bench):
 
 
 def test_parquet_files_have_the_one_definition_of_their_columns(ml_bench):
-    from perrecbench.build.columns import ITEMS_SCHEMA, REVIEWS_SCHEMA
+    from perrecbench.builder.columns import ITEMS_SCHEMA, REVIEWS_SCHEMA
 
     bench, _ = ml_bench
     for name, schema in (("reviews.parquet", REVIEWS_SCHEMA), ("items.parquet", ITEMS_SCHEMA)):

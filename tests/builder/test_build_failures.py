@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from perrecbench.build import builder, search, sql
-from perrecbench.build.params import BuildParams
-from perrecbench.build.pipeline import BuildFailed, build_from_source, error_log_path
+from perrecbench.builder import builder, search, sql
+from perrecbench.builder.params import BuildParams
+from perrecbench.builder.pipeline import BuildFailed, build_from_source, error_log_path
 from perrecbench.cli.main import main
 from perrecbench.data.duck import connect
 from perrecbench.data.sources import load_source

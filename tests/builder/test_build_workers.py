@@ -9,8 +9,8 @@ import duckdb
 import numpy as np
 from conftest import shared_path
 
-from perrecbench.build import builder
-from perrecbench.build.params import BuildParams
+from perrecbench.builder import builder
+from perrecbench.builder.params import BuildParams
 
 
 def _digests(out):

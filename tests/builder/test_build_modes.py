@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from perrecbench.build.context import _Modes, run_modes
+from perrecbench.builder.context import _Modes, run_modes
 
 
 class _Sink:

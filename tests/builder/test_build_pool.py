@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
-from perrecbench.build.pool import WorkerPool
+from perrecbench.builder.pool import WorkerPool
 
 
 def _scaled(payload, task):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from perrecbench.build.params import BuildParams
-from perrecbench.build.pipeline import build_from_source
+from perrecbench.builder.params import BuildParams
+from perrecbench.builder.pipeline import build_from_source
 from perrecbench.report.progress import PlainProgress
 
 
