@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# the training tests' session fixtures, registered here once for tests/train and tests/models
+from helpers.train_fixtures import point_sft, sft_bench, smollm2_dir, tiny_llama  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PERRECBENCH_SHARED", REPO.parent / "shared"))
 

@@ -10,7 +10,6 @@ import json
 
 import pytest
 from helpers.cli import invoke
-from train_fixtures import sft_bench, smollm2_dir  # session fixtures
 
 from perrecbench.run.rundir import RunDir
 
