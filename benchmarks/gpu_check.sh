@@ -113,7 +113,7 @@ out, tok_dir, cpu = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 if tok_dir.is_dir():
     tok = AutoTokenizer.from_pretrained(tok_dir)
 else:  # no prepared tokenizer: the tests' tiny one
-    sys.path.insert(0, str(Path.cwd() / "tests" / "train"))
+    sys.path.insert(0, str(Path.cwd() / "tests" / "helpers"))
     from tiny_lm import build_tokenizer
     tok = build_tokenizer()
 shape = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,

@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import shared_path
+from conftest import MOVIELENS_BUILD, shared_path
 
 from perrecbench import GROUP_SIZE
 from perrecbench.bench import Benchmark
@@ -30,12 +30,8 @@ def _build(source: str, inputs: list[Path], meta: list[Path] | None, out: Path, 
 
 
 @pytest.fixture(scope="module")
-def ml_bench(tmp_path_factory):
-    ml = shared_path("data", "movielens-latest-small")
-    out = tmp_path_factory.mktemp("ml") / "bench"
-    params = BuildParams(seed=3, n_items=60, n_heldout=20, max_train=200)
-    _build("movielens", [ml], None, out, params)
-    return Benchmark(out), params
+def ml_bench(movielens_bench):
+    return Benchmark(movielens_bench), BuildParams(**MOVIELENS_BUILD)  # the session's shared build
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +91,8 @@ def test_movielens_invariants(ml_bench):
     bench, params = ml_bench
     assert _check_invariants(bench, params) > 300
     counts = bench.manifest.counts.questions["test"]
-    assert counts == {"easy": 60, "medium": 60, "hard": 60}
+    n = MOVIELENS_BUILD["n_items"]
+    assert counts == {"easy": n, "medium": n, "hard": n}
     test_items = [{q.item_id for q in bench.questions("test", lv)} for lv in ("easy", "medium", "hard")]
     assert test_items[0] == test_items[1] == test_items[2], "same query items at every level"
     # members are not listed in truth order

@@ -33,15 +33,17 @@ def ok(args: list[str]) -> str:
     return res.output
 
 
-def baseline_runs(root: Path, build_args: list[str]) -> list[Path]:
-    """Build a benchmark under `root` and run the five baselines with all three methods."""
-    bench = root / "bench"
-    ok(["build", *build_args, "--out", str(bench), "--no-progress"])
+def baseline_runs(root: Path, build_args: list[str], bench: Path | None = None, *run_args: str) -> list[Path]:
+    """Build a benchmark under `root` (or use the `bench` built already) and run the five
+    baselines with all three methods (`run_args`: more `run` flags, say a `--limit`)."""
+    if bench is None:
+        bench = root / "bench"
+        ok(["build", *build_args, "--out", str(bench), "--no-progress"])
     runs = []
     for name in BASELINES:
         out = root / "runs" / name
         ok(["run", "--bench", str(bench), "--model", f"baseline/{name}", "--method", "point,pair,list",
-            "--out", str(out), "--no-progress"])
+            "--out", str(out), "--no-progress", *run_args])
         runs += [out / m for m in METHODS]
     return runs
 

@@ -1,13 +1,12 @@
 """`perrecbench report --metric official-v1 --reference` on the five baselines of a small
-MovieLens benchmark (../shared): the page in headless Chromium, its numbers against
-`perrecbench score --metric official-v1 --format json`."""
+MovieLens benchmark (../shared, the held-out split of the session's build, 20 questions per level): the page in
+headless Chromium, its numbers against `perrecbench score --metric official-v1 --format json`."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from conftest import shared_path
 from headless_chromium import Chromium
 from report_helpers import (
     DOM_EXPRESSIONS,
@@ -21,11 +20,10 @@ from report_helpers import (
 
 
 @pytest.fixture(scope="module")
-def movielens(tmp_path_factory):
-    data = shared_path("data", "movielens-latest-small")
+def movielens(tmp_path_factory, movielens_bench):
     root = tmp_path_factory.mktemp("movielens")
-    runs = baseline_runs(root, ["--source", "movielens", "--input", str(data), "--n-items", "20",
-                                "--n-heldout", "5", "--max-train", "10"])
+    # the session's build: its held-out split, 20 questions per level, every one asked
+    runs = baseline_runs(root, [], movielens_bench, "--split", "heldout")
     models = sorted({str(r.parent) for r in runs})
     out = root / "report"
     ok(["report", *models, "--out", str(out), "--metric", "official-v1", "--reference",

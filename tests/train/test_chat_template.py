@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from train_fixtures import needs, sft_bench, smollm2_dir, tiny_llama  # session fixtures
+from helpers.train_fixtures import needs
 
 from perrecbench.errors import ConfigError
 from perrecbench.train.chat_template import (

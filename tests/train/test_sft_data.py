@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import invoke
+from helpers.train_fixtures import needs
 from servers.fake_openai import FakeOpenAI
-from train_fixtures import needs, sft_bench  # session fixtures
 
 from perrecbench.bench import Benchmark, questions_file, write_questions
 from perrecbench.errors import BenchmarkError, ConfigError

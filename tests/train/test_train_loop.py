@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import invoke
-from train_fixtures import point_sft, sft_bench, tiny_llama, tiny_train_args  # session fixtures
+from helpers.train_fixtures import tiny_train_args
 
 from perrecbench.errors import ConfigError
 

