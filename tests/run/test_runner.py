@@ -25,7 +25,7 @@ from perrecbench.models.base import Recommender
 from perrecbench.models.registry import create_model
 from perrecbench.records import Prediction
 from perrecbench.run.rundir import RunDir
-from perrecbench.run.runner import Job, run, run_jobs
+from perrecbench.run.runner import Job, RunOptions, run, run_jobs
 
 PER_LEVEL = 4  # test questions per level of the tiny benchmark (3 levels)
 
@@ -64,7 +64,7 @@ def _lines(out) -> list[str]:
 def test_resume_asks_only_the_questions_not_answered(bench, tmp_path):
     out = tmp_path / "run"
     first = Counting()
-    s1 = run(first, bench, "list", out, limit=2)
+    s1 = run(first, bench, "list", out, RunOptions(limit=2))
     assert (s1.total, s1.answered, s1.skipped) == (6, 6, 0)
     second = Counting()
     s2 = run(second, bench, "list", out)
@@ -86,18 +86,18 @@ def _fake(url: str, **options) -> Recommender:
 def test_resume_sends_no_request_for_an_answered_question(bench, tmp_path):
     out = tmp_path / "llm"
     with FakeOpenAI() as srv:
-        run(_fake(srv.url), bench, "point", out, levels=["easy"], limit=1)
+        run(_fake(srv.url), bench, "point", out, RunOptions(levels=["easy"], limit=1))
         first = srv.stats()["requests"]
         done = predictions(out)
         assert list(done) == ["test-easy-0"] and first == done["test-easy-0"].n_calls > 0
-        summary = run(_fake(srv.url), bench, "point", out, levels=["easy"])
+        summary = run(_fake(srv.url), bench, "point", out, RunOptions(levels=["easy"]))
         preds = predictions(out)
         assert summary.skipped == 1 and summary.answered == PER_LEVEL - 1 and len(preds) == PER_LEVEL
         assert all(p.ok for p in preds.values())
         new = sum(p.n_calls for q, p in preds.items() if q != "test-easy-0")
         assert srv.stats()["requests"] - first == new  # nothing asked again for test-easy-0
         before = srv.stats()["requests"]
-        again = run(_fake(srv.url), bench, "point", out, levels=["easy"])
+        again = run(_fake(srv.url), bench, "point", out, RunOptions(levels=["easy"]))
         assert again.answered == 0 and srv.stats()["requests"] == before
 
 
@@ -120,7 +120,7 @@ def _finish_after_stop(bench, out, stopped: Counting, total: int) -> None:
     kept = predictions(out)
     assert sorted(kept) == sorted(stopped.asked)
     rest = Counting()
-    summary = run(rest, bench, "pair", out, max_concurrency=1)
+    summary = run(rest, bench, "pair", out, RunOptions(max_concurrency=1))
     assert summary.skipped == len(kept) and summary.answered == total - len(kept) and not summary.interrupted
     assert not set(rest.asked) & set(kept)
     assert sorted(_lines(out)) == sorted(predictions(out)) and len(predictions(out)) == total
@@ -129,7 +129,7 @@ def _finish_after_stop(bench, out, stopped: Counting, total: int) -> None:
 def test_a_run_cancelled_mid_way_keeps_its_answers_and_the_next_call_finishes(bench, tmp_path):
     out = tmp_path / "cancelled"
     stopped = Counting(stop_at=5, stop=_cancel)
-    summary = run(stopped, bench, "pair", out, max_concurrency=1)
+    summary = run(stopped, bench, "pair", out, RunOptions(max_concurrency=1))
     assert summary.interrupted and summary.answered == 5 and len(stopped.asked) == 5
     _finish_after_stop(bench, out, stopped, 3 * PER_LEVEL)
 
@@ -140,7 +140,7 @@ def test_ctrl_c_mid_way_keeps_the_answers_and_the_next_call_finishes(bench, tmp_
         pytest.skip("asyncio turns SIGINT into a cancel only in the main thread with the default handler")
     out = tmp_path / "ctrl-c"
     stopped = Counting(stop_at=3, stop=_ctrl_c)
-    summary = run(stopped, bench, "pair", out, max_concurrency=1)
+    summary = run(stopped, bench, "pair", out, RunOptions(max_concurrency=1))
     assert summary.interrupted and summary.answered == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the terminal's Ctrl-C is back
     _finish_after_stop(bench, out, stopped, 3 * PER_LEVEL)
@@ -150,7 +150,7 @@ def test_a_setting_that_cannot_work_stops_the_run_and_keeps_the_answers(bench, t
     out = tmp_path / "stopped"
     stopped = Counting(stop_at=4, stop=_setting_that_cannot_work)
     with pytest.raises(ConfigError, match="cannot work"):
-        run(stopped, bench, "pair", out, max_concurrency=1)
+        run(stopped, bench, "pair", out, RunOptions(max_concurrency=1))
     assert len(predictions(out)) == 4
     _finish_after_stop(bench, out, stopped, 3 * PER_LEVEL)
 
@@ -158,18 +158,18 @@ def test_a_setting_that_cannot_work_stops_the_run_and_keeps_the_answers(bench, t
 def test_limit_asks_the_first_questions_of_each_level_and_a_larger_limit_resumes(bench, tmp_path):
     out = tmp_path / "limit"
     model = Counting()
-    summary = run(model, bench, "point", out, levels=["easy", "hard"], limit=2)
+    summary = run(model, bench, "point", out, RunOptions(levels=["easy", "hard"], limit=2))
     assert summary.per_level == {"easy": 2, "hard": 2} and summary.total == summary.answered == 4
     assert sorted(model.asked) == ["test-easy-0", "test-easy-1", "test-hard-0", "test-hard-1"]
     assert RunDir(out).read_manifest().asked == {"easy": 2, "hard": 2}
     more = Counting()
-    summary = run(more, bench, "point", out, levels=["easy", "hard"], limit=3)
+    summary = run(more, bench, "point", out, RunOptions(levels=["easy", "hard"], limit=3))
     assert sorted(more.asked) == ["test-easy-2", "test-hard-2"] and summary.skipped == 4
     assert RunDir(out).read_manifest().asked == {"easy": 3, "hard": 3}
     # the rating task: the first `limit` pairs of its sample, in jobs next to a preference method
     rating, pref = Counting(), Counting()
     s_rating, s_pref = run_jobs([Job(rating, RATING, tmp_path / "rating"), Job(pref, "list", tmp_path / "list")],
-                                bench, limit=3)
+                                bench, RunOptions(limit=3))
     assert s_rating.total == s_rating.answered == 3 and len(rating.asked) == 3
     assert s_pref.total == 9 and s_pref.per_level == {"easy": 3, "medium": 3, "hard": 3}
 
@@ -178,7 +178,7 @@ def test_retry_after_is_honoured(bench, tmp_path):
     out = tmp_path / "retry-after"
     with FakeOpenAI() as srv:
         srv.configure(faults=[{"kind": "status", "status": 429, "retry_after": "1", "times": 1}])
-        summary = run(_fake(srv.url), bench, "list", out, levels=["easy"], limit=1)
+        summary = run(_fake(srv.url), bench, "list", out, RunOptions(levels=["easy"], limit=1))
         log = srv.stats()["log"]
     assert [e["status"] for e in log] == [429, 200]
     # retry_base_delay is 0.01 s: only the server's Retry-After makes the runner wait a second
