@@ -42,9 +42,9 @@ def movielens_bench(tmp_path_factory) -> Path:
     """ml-latest-small (../shared) built with `MOVIELENS_BUILD`, once per session. Read only:
     its files are made read-only; a test that changes a benchmark copies this one first."""
     import duckdb
-    from perrecbench.build.builder import build_benchmark
-    from perrecbench.build.params import BuildParams
 
+    from perrecbench.builder.builder import build_benchmark
+    from perrecbench.builder.params import BuildParams
     from perrecbench.data.sources import load_source
 
     source = shared_path("data", "movielens-latest-small")

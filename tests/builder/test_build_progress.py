@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from perrecbench.builder.params import BuildParams
 from perrecbench.builder.pipeline import build_from_source
-from perrecbench.report.progress import PlainProgress
+from perrecbench.terminal.progress import PlainProgress
 
 
 def test_the_build_reports_its_stages_in_order(tmp_path):

@@ -7,11 +7,12 @@ import pytest
 
 from perrecbench import LEVELS, METHODS
 from perrecbench.records import ScoreRow
-from perrecbench.report.leaderboard import build_leaderboard, to_markdown
+from perrecbench.report.leaderboard import build_leaderboard
 from perrecbench.report.page_data import leaderboard_data, reference_data
 from perrecbench.report.reference import load_reference
 from perrecbench.report.sections import reference as reference_section
 from perrecbench.score.metric_table import failure_policy
+from perrecbench.terminal.board_text import to_markdown
 
 
 def _rows(metric: str) -> list[ScoreRow]:

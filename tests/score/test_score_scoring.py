@@ -223,7 +223,8 @@ def test_stray_answers_are_warned_and_ignored(bench, tmp_path):
 
 
 def test_leaderboard_labels_two_runs_of_one_model(bench, tmp_path):
-    from perrecbench.report.leaderboard import build_leaderboard, to_csv
+    from perrecbench.report.leaderboard import build_leaderboard
+    from perrecbench.terminal.board_text import to_csv
 
     a = make_run(tmp_path / "run-a", bench, "m", "list", {"medium": [ordered(Q1.id, [1, 0, 2])]})
     b = make_run(tmp_path / "run-b", bench, "m", "list", {"medium": [ordered(Q1.id, [2, 0, 1])]})
@@ -255,7 +256,8 @@ def test_an_llm_run_is_labelled_by_its_settings(changes, label):
 
 
 def test_runs_without_profiles_and_with_offline_profiles_are_labelled_apart(bench, tmp_path):
-    from perrecbench.report.leaderboard import build_leaderboard, detail_csv, render_detail
+    from perrecbench.report.leaderboard import build_leaderboard
+    from perrecbench.terminal.board_text import detail_csv, render_detail
 
     preds = {"medium": [ordered(Q1.id, [1, 0, 2])]}
     a = make_run(tmp_path / "a", bench, "m", "list", preds, LLM_DEFAULTS)
@@ -265,7 +267,7 @@ def test_runs_without_profiles_and_with_offline_profiles_are_labelled_apart(benc
     labels = sorted(r.label for r in build_leaderboard(rows).rows)
     assert labels == ["baseline/bias", "m [no profile]", "m [offline profile]"]
     assert "m [offline profile]" in render_detail(rows, width=250)  # text, not rich markup
-    from perrecbench.report.leaderboard import render_table
+    from perrecbench.terminal.board_text import render_table
 
     assert "m [no profile]" in render_table(build_leaderboard(rows), width=250)
     head, first = detail_csv(rows).splitlines()[:2]

@@ -57,10 +57,10 @@ def correlate(
     Across models, and per group within each model: Pearson, Spearman and Kendall, each
     with a 95% bootstrap interval and its sample size."""
     from ..report import analysis_figures as figs
-    from ..report.analysis_text import correlation_points_csv
-    from ..report.results import CorrelationResult
     from ..score.correlation import correlate as run_correlate
     from ..score.runs import load_runs
+    from ..terminal.analysis_text import correlation_points_csv
+    from ..terminal.results import CorrelationResult
 
     CorrelationResult.check_format(fmt)
     if resamples < 1:
@@ -103,10 +103,10 @@ def breakdown(
     Each group's score with its 95% bootstrap interval and question count; exposure is
     how often the item was rated (or your own counts, --exposure-file)."""
     from ..report import analysis_figures as figs
-    from ..report.results import BreakdownResult
     from ..score.breakdown import breakdown as run_breakdown
     from ..score.breakdown import read_exposure_file
     from ..score.runs import load_runs
+    from ..terminal.results import BreakdownResult
 
     BreakdownResult.check_format(fmt)
     if resamples < 1:

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import ConfigError
 from ..interop.benchmark_source import RELEASE, SOURCES, check_source
-from ..report.progress import console, stage_progress
+from ..terminal.progress import console, stage_progress
 from .bounds import positive
 from .lock_option import WAIT
 

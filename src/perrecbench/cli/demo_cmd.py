@@ -9,7 +9,7 @@ import typer
 
 from ..locking import locked
 from ..report.demo import DEMO_MODELS
-from ..report.progress import console
+from ..terminal.progress import console
 from .lock_option import WAIT
 
 
@@ -25,8 +25,8 @@ def demo(
     """Generate synthetic reviews, build easy/medium/hard, run the baselines, score, print the leaderboard."""
     from ..errors import ConfigError
     from ..report.demo import premise_check, run_demo
-    from ..report.results import LeaderboardResult
     from ..run.plan import parse_methods
+    from ..terminal.results import LeaderboardResult
 
     if fmt not in LeaderboardResult.FORMATS:  # checked before a minute of work, not after
         raise ConfigError("--format must be table, markdown or csv")

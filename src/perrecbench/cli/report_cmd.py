@@ -38,8 +38,8 @@ def report(
     `correlate`, `breakdown` and the sweeps' tables for the same options."""
     import importlib.util
 
-    from ..report.progress import stage_progress
     from ..score.metric_table import TAU_METRICS
+    from ..terminal.progress import stage_progress
 
     if metric not in TAU_METRICS:
         raise ConfigError(f"--metric must be one of {', '.join(TAU_METRICS)}, got {metric!r}")

@@ -1,7 +1,7 @@
 """`perrecbench run` (any model: LLMs and baselines) and `perrecbench cache stats|clear`.
 
 This module binds arguments into a `run.plan.RunRequest` and prints; what runs is decided
-by `run.plan`, reported by `report.run_text` and shown by `report.progress`.
+by `run.plan`, reported by `terminal.run_text` and shown by `terminal.progress`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..constants import DEFAULT_CONCURRENCY
-from ..report.progress import console
+from ..terminal.progress import console
 from .llm_flags import llm_flags
 from .lock_option import WAIT
 
@@ -83,9 +83,9 @@ def run(
         _dry_run(request)
         return
     from ..errors import ModelError
-    from ..report.progress import RunProgress
-    from ..report.run_text import nothing_answered_line, stats_text, summary_lines
     from ..run.summary import nothing_answered, outcomes
+    from ..terminal.progress import RunProgress
+    from ..terminal.run_text import nothing_answered_line, stats_text, summary_lines
 
     start = time.monotonic()
     with RunProgress(progress, f"{model} {','.join(request.methods)}") as bar:
@@ -111,8 +111,8 @@ def run(
 
 def _dry_run(request: RunRequest) -> None:
     from ..models.llm.pricing import PRICES_AS_OF
-    from ..report.run_text import run_dry_run_lines
     from ..run.dry_run import dry_run
+    from ..terminal.run_text import run_dry_run_lines
 
     for line in run_dry_run_lines(dry_run(request), PRICES_AS_OF):
         console.print(line)

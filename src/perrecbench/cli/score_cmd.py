@@ -41,11 +41,11 @@ def score(
     """Score runs: Kendall tau per level with 95% bootstrap CI, failures counted, extra metrics."""
     from ..report.leaderboard import build_leaderboard
     from ..report.reference import load_reference
-    from ..report.results import ComparisonResult, ScoreResult
     from ..score.compare import compare_runs
     from ..score.metric_table import TAU_METRICS
     from ..score.runs import load_runs
     from ..score.scoring import score_runs
+    from ..terminal.results import ComparisonResult, ScoreResult
 
     _check(metric, TAU_METRICS, "--metric")
     ScoreResult.check_format(fmt)
@@ -77,10 +77,10 @@ def leaderboard(
     """The paper's table for your runs: easy/medium/hard x point/pair/list, plus Avg."""
     from ..report.leaderboard import build_leaderboard
     from ..report.reference import load_reference
-    from ..report.results import LeaderboardResult
     from ..score.metric_table import TAU_METRICS
     from ..score.runs import load_runs
     from ..score.scoring import score_runs
+    from ..terminal.results import LeaderboardResult
 
     _check(metric, TAU_METRICS, "--metric")
     LeaderboardResult.check_format(fmt)

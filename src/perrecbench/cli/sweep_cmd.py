@@ -13,7 +13,7 @@ import typer
 
 from ..constants import DEFAULT_CONCURRENCY
 from ..locking import locked
-from ..report.progress import console
+from ..terminal.progress import console
 from .llm_flags import llm_flags
 from .lock_option import WAIT
 
@@ -75,10 +75,10 @@ def sweep(
         _dry_run(request)
         return
     from ..errors import ModelError
-    from ..report.progress import RunProgress
-    from ..report.run_text import nothing_answered_line, stats_text, summary_lines
     from ..run.summary import nothing_answered, outcomes
     from ..run.sweep import execute
+    from ..terminal.progress import RunProgress
+    from ..terminal.run_text import nothing_answered_line, stats_text, summary_lines
 
     start = time.monotonic()
     cells = request.cells()
@@ -110,8 +110,8 @@ def _table(out: Path, metric: str, resamples: int) -> None:
     from ..records import provenance
     from ..records.sweep import TABLE
     from ..report import analysis_figures as figs
-    from ..report.analysis_text import sweep_csv, sweep_text
     from ..score.sweep_table import sweep_table
+    from ..terminal.analysis_text import sweep_csv, sweep_text
     from .analysis_cmd import write_outputs
 
     table, warnings = sweep_table(out, metric, resamples)
@@ -127,8 +127,8 @@ def _table(out: Path, metric: str, resamples: int) -> None:
 
 
 def _dry_run(request: SweepRequest) -> None:
-    from ..report.run_text import sweep_dry_run_lines
     from ..run.dry_run import dry_run
+    from ..terminal.run_text import sweep_dry_run_lines
 
     lines = sweep_dry_run_lines(dry_run(request.run, [(c.name, c.settings) for c in request.cells()]))
     for line in lines[:-1]:

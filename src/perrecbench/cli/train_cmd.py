@@ -12,7 +12,7 @@ import typer
 
 from ..errors import ConfigError
 from ..locking import locked
-from ..report.progress import console
+from ..terminal.progress import console
 from .bounds import fraction
 from .lock_option import WAIT
 

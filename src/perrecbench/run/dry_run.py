@@ -1,6 +1,6 @@
 """`--dry-run` of `run` and `sweep`: what each run of a request would send, counted
 without calling (`models.llm.estimate`). A run is a sweep of one cell, so one function
-serves both; the commands print its result (`report.run_text`)."""
+serves both; the commands print its result (`terminal.run_text`)."""
 
 from __future__ import annotations
 

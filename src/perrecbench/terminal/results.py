@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from ..errors import ConfigError
 from ..records import ComparisonRow, ScoreRow
 from ..records.analysis import BreakdownTable, CorrelationReport
-from . import leaderboard as lb
+from . import board_text as lb
 from .analysis_text import breakdown_csv, breakdown_text, correlation_csv, correlation_text
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..records.analysis import BreakdownTable, CorrelationReport
 from ..records.sweep import SweepTable
-from .leaderboard import render_text
+from .board_text import render_text
 
 
 def _f(x: float | None, digits: int = 3) -> str:

@@ -11,7 +11,7 @@ import pytest
 from perrecbench.errors import ConfigError
 from perrecbench.records import ComparisonRow, ScoreRow
 from perrecbench.report.leaderboard import build_leaderboard
-from perrecbench.report.results import ComparisonResult, LeaderboardResult, ScoreResult
+from perrecbench.terminal.results import ComparisonResult, LeaderboardResult, ScoreResult
 
 
 def _row(level: str, method: str, score: float, model: str = "m") -> ScoreRow:
