@@ -62,21 +62,10 @@ def run(
     Several methods (`--method point,pair,list`) run in one process into OUT/<method>
     (or into OUT with `{method}` replaced), sharing the request slots, the cache and
     each question's prompt Components."""
-    from ..run.plan import (
-        RunRequest,
-        execute,
-        parse_levels,
-        parse_methods,
-        parse_option_pairs,
-        parse_pairs,
-    )
+    from ..run.plan import RunRequest, execute
 
-    request = RunRequest(
-        bench=bench, model=model, methods=parse_methods(method), out=out, levels=parse_levels(levels),
-        split=split, limit=limit, max_concurrency=max_concurrency, reask=retry_failed or reask,
-        options=parse_option_pairs(option), pairs=parse_pairs(pairs), rating_seed=pairs_seed,
-        llm_flags=llm_flags or {},
-    )
+    request = RunRequest.from_text(bench, model, method, out, levels, split, limit, max_concurrency,
+                                   retry_failed or reask, option, pairs, pairs_seed, llm_flags)
     for warning in request.entry.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
     if dry_run:

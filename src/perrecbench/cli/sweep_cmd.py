@@ -58,16 +58,12 @@ def sweep(
     connection, the request slots and the cache. At the end: the tidy table (CSV/JSON,
     a row per setting x method x level x metric with its interval) and a line plot per
     varied setting. Rerun the same command to resume."""
-    from ..run.plan import RunRequest, parse_levels, parse_methods, parse_option_pairs, parse_pairs
+    from ..run.plan import RunRequest
     from ..run.sweep import MODES, SweepRequest, parse_axis
 
     axes = dict(parse_axis(v) for v in vary)
-    run = RunRequest(
-        bench=bench, model=model, methods=parse_methods(method), out=out,
-        levels=parse_levels(levels), split=split, limit=limit, pairs=parse_pairs(pairs), rating_seed=pairs_seed,
-        max_concurrency=max_concurrency, reask=reask, options=parse_option_pairs(option),
-        llm_flags=llm_flags or {},
-    )
+    run = RunRequest.from_text(bench, model, method, out, levels, split, limit, max_concurrency, reask, option,
+                               pairs, pairs_seed, llm_flags)
     request = SweepRequest(run, axes=axes, mode=MODES[1 if grid else 0])
     for warning in request.entry.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)

@@ -105,6 +105,17 @@ class RunRequest:
             raise ConfigError(f"{names}: LLM option(s), not for {self.model}, which is not an LLM; it takes "
                               "--option key=value")
 
+    @classmethod
+    def from_text(cls, bench: Path, model: str, method: str, out: Path, levels: str | None, split: str,
+                  limit: int | None, max_concurrency: int, reask: str, option: Sequence[str],
+                  pairs: str | int | None, pairs_seed: int, llm_flags: dict[str, Any] | None) -> RunRequest:
+        """The request of `run`'s and `sweep`'s shared flags, as typed: methods and levels
+        comma-separated, `--option key=value` pairs, `--pairs` a number or `all`."""
+        return cls(bench=bench, model=model, methods=parse_methods(method), out=out, levels=parse_levels(levels),
+                   split=split, limit=limit, max_concurrency=max_concurrency, reask=reask,
+                   options=parse_option_pairs(option), pairs=parse_pairs(pairs), rating_seed=pairs_seed,
+                   llm_flags=llm_flags or {})
+
     def _settings(self, slots: int) -> RunOptions:
         return RunOptions(levels=self.levels, split=self.split, max_concurrency=slots, limit=self.limit,
                           reask=self.reask, pairs=self.pairs, rating_seed=self.rating_seed)
