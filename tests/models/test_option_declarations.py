@@ -122,11 +122,11 @@ def test_flag_values_reach_the_request_as_options(monkeypatch, tmp_path):
     class Stop(Exception):
         pass
 
-    def capture(**kwargs):
-        seen.update(kwargs["llm_flags"])
+    def capture(cls, *args):
+        seen.update(args[-1])  # from_text's last argument: the LLM flags
         raise Stop
 
-    monkeypatch.setattr(plan, "RunRequest", capture)
+    monkeypatch.setattr(plan.RunRequest, "from_text", classmethod(capture))
     with pytest.raises(Stop):
         invoke(["run", "--bench", str(tmp_path), "--model", "openai/m", "--method", "point", "--out",
                 str(tmp_path / "o"), "--no-cache", "--cot", "--stop", "A", "--stop", "B", "--cache-path",
