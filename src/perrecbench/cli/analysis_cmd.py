@@ -36,7 +36,7 @@ def write_outputs(out: Path, files: dict[str, str], figures: Callable[[Path], li
 
 @locked("out")  # with --out, before the runs are loaded
 def correlate(
-    run_dirs: list[Path] = typer.Argument(..., help="Run directories: preference runs (point/pair/list) and "
+    run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR", help="Run directories: preference runs (point/pair/list) and "
                                           "rating runs (--method rating) of several models."),
     cell: str = typer.Option("avg", "--cell", help="preference score: avg (the 9-cell average) or LEVEL:METHOD, "
                              "e.g. hard:list"),
@@ -83,7 +83,7 @@ def correlate(
 
 @locked("out")  # with --out, before the runs are loaded
 def breakdown(
-    run_dirs: list[Path] = typer.Argument(..., help="Run directories (preference and/or rating runs)."),
+    run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR", help="Run directories (preference and/or rating runs)."),
     by: str = typer.Option(..., "--by", help="category, exposure, level or method"),
     exposure_file: Path | None = typer.Option(None, "--exposure-file", help="item -> count (CSV item_id,count or "
                                               "a JSON object) instead of the benchmark's review counts"),

@@ -13,7 +13,7 @@ from .lock_option import WAIT
 
 @locked("out")  # before the runs are loaded and scored
 def report(
-    run_dirs: list[Path] = typer.Argument(None, help="Run directories (or folders of runs); a sweep "
+    run_dirs: list[Path] = typer.Argument(None, metavar="RUN_DIR", help="Run directories (or folders of runs); a sweep "
                                           "directory (with sweep.json) is taken as --sweep."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write index.html, figures/ and JSON into."),
     metric: str = typer.Option("tau-b", "--metric", help="tau-b (default, failed=0), official-v1 or official-v2."),

@@ -17,7 +17,7 @@ def _check(value: str, allowed: tuple[str, ...], option: str) -> str:
 
 
 def score(
-    run_dirs: list[Path] = typer.Argument(..., help="Run directories to score."),
+    run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR", help="Run directories to score."),
     metric: str = typer.Option(
         "tau-b", "--metric", help="tau-b (default, failed=0), official-v1 (released evaluator) or official-v2 (its correction)."
     ),
@@ -66,7 +66,7 @@ def score(
 
 
 def leaderboard(
-    run_dirs: list[Path] = typer.Argument(..., help="Run directories (one per model x method)."),
+    run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR", help="Run directories (one per model x method)."),
     metric: str = typer.Option("tau-b", "--metric", help="tau-b (default), official-v1 or official-v2."),
     fmt: str = typer.Option("table", "--format", help="table, markdown or csv."),
     bench: Path | None = typer.Option(None, "--bench", help="Benchmark directory override."),

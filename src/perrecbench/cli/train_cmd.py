@@ -116,7 +116,7 @@ def _merge_help() -> str:
 
 
 def merge(
-    adapters: list[Path] = typer.Argument(..., help="two or more LoRA adapter directories"),
+    adapters: list[Path] = typer.Argument(..., metavar="ADAPTER", help="two or more LoRA adapter directories"),
     method: str = typer.Option(..., "--method", help=_merge_help()),
     out: Path = typer.Option(..., "--out", "-o", help="merged adapter directory"),
     weights: str | None = typer.Option(None, help="comma-separated weights, normalised to sum to 1 "
