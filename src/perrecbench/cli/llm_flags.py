@@ -74,6 +74,8 @@ def flag_type(spec: OptionSpec) -> Any:
 def flag_help(spec: OptionSpec) -> str:
     """The declared help, with the default as the declaration states it."""
     text = default_text(spec.name) if spec.flag is not None and not spec.flag.invert else ""
+    if text and isinstance(spec.default, str):
+        text = f"'{text}'"  # a word among the choices the help lists: `(default 'default')`
     return f"{spec.help} (default {text})" if text else spec.help
 
 
