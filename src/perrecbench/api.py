@@ -24,9 +24,8 @@ from .bench import Benchmark
 from .constants import DEFAULT_CONCURRENCY, METHODS
 from .errors import BenchmarkError, ConfigError
 from .models.base import Recommender, ScoreRecommender, model_spec
-from .models.registry import resolve
 from .records import Prediction
-from .run.plan import parse_levels, parse_methods, run_dirs_for
+from .run.plan import RunRequest, parse_levels, parse_methods, run_dirs_for
 from .run.runner import (
     Job,
     RunOptions,
@@ -99,30 +98,33 @@ def evaluate(model: Recommender | str, bench: Benchmark | Path | str, *, out: Pa
                           reask=reask, pairs=pairs, rating_seed=rating_seed)  # checked before anything runs
     if not isinstance(bench, Benchmark):
         bench = open_benchmark(bench)
-    if isinstance(model, str):
-        entry = resolve(model)
-        for w in entry.warnings:
+    if isinstance(model, str):  # a spec: the model and its jobs exactly as `perrecbench run` makes them
+        request = RunRequest(bench=bench.path, model=model, methods=method_list, out=Path(out), levels=level_list,
+                             split=split, limit=limit, max_concurrency=max_concurrency, reask=reask,
+                             options=dict(options or {}), pairs=pairs, rating_seed=rating_seed)
+        for w in request.entry.warnings:
             warnings.warn(w, stacklevel=2)
-        opts = dict(options or {})
-        if entry.llm:
-            opts.setdefault("max_concurrency", max_concurrency)
-        instance = entry.create(opts)
-        instance.check()
-    elif isinstance(model, Recommender):
-        if options:
-            raise ConfigError("options are for a model named by its spec; an object comes with its own")
-        instance = model
-        if not instance.name or instance.name == Recommender.name:
-            instance.name = model_spec(instance)
-    elif isinstance(model, type) and issubclass(model, Recommender):
-        raise ConfigError(f"evaluate() takes a recommender object: {model.__name__}() or {model.__name__}(options), "
-                          "not the class")
+        _, jobs = request.create_jobs()
+        settings = request.run_options()
     else:
-        raise ConfigError(f"evaluate() takes a perrecbench Recommender or a model spec, not {type(model).__name__}")
-    dirs = run_dirs_for(Path(out), method_list)
-    jobs = [Job(instance, m, d) for m, d in zip(method_list, dirs, strict=True)]
-    at_once = replace(settings, max_concurrency=questions_at_once(max_concurrency, instance.makes_calls))
-    summaries: list[RunSummary] = _run_sync(run_jobs_async(jobs, bench, at_once))
+        instance = _instance(model, options)
+        jobs = [Job(instance, m, d) for m, d in zip(method_list, run_dirs_for(Path(out), method_list), strict=True)]
+        settings = replace(settings, max_concurrency=questions_at_once(max_concurrency, instance.makes_calls))
+    summaries: list[RunSummary] = _run_sync(run_jobs_async(jobs, bench, settings))
     if any(s.interrupted for s in summaries):
         raise KeyboardInterrupt
-    return score_runs(dirs, metric)
+    return score_runs([j.run_dir for j in jobs], metric)
+
+
+def _instance(model: Any, options: dict[str, Any] | None) -> Recommender:
+    """The recommender object handed to `evaluate` (named by its spec when it has no name)."""
+    if isinstance(model, Recommender):
+        if options:
+            raise ConfigError("options are for a model named by its spec; an object comes with its own")
+        if not model.name or model.name == Recommender.name:
+            model.name = model_spec(model)
+        return model
+    if isinstance(model, type) and issubclass(model, Recommender):
+        raise ConfigError(f"evaluate() takes a recommender object: {model.__name__}() or {model.__name__}(options), "
+                          "not the class")
+    raise ConfigError(f"evaluate() takes a perrecbench Recommender or a model spec, not {type(model).__name__}")
