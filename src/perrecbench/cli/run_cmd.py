@@ -71,10 +71,9 @@ def run(
     if dry_run:
         _dry_run(request)
         return
-    from ..errors import ModelError
-    from ..run.summary import nothing_answered, outcomes
     from ..terminal.progress import RunProgress
-    from ..terminal.run_text import nothing_answered_line, stats_text, summary_lines
+    from ..terminal.run_text import stats_text
+    from .echo import end_of_run
 
     start = time.monotonic()
     with RunProgress(progress, f"{model} {','.join(request.methods)}") as bar:
@@ -88,14 +87,7 @@ def run(
         f"{skipped} already done, {time.monotonic() - start:.1f} s" + (f"; {usage}" if usage else ""),
         soft_wrap=True,
     )
-    for line in summary_lines(outcomes(summaries)):
-        console.print(line, soft_wrap=True)
-    if interrupted:
-        console.print("[yellow]interrupted: answers so far are saved; run the same command to resume[/yellow]")
-        sys.exit(130)  # typer.Exit would be swallowed by main()'s standalone_mode=False
-    if nothing_answered(summaries):
-        console.print(nothing_answered_line(), soft_wrap=True)
-        sys.exit(ModelError.exit_code)
+    end_of_run(summaries)
 
 
 def _dry_run(request: RunRequest) -> None:

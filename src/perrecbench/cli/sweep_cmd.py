@@ -4,7 +4,6 @@ and a line plot per varied setting. Binds arguments only (`run.sweep` plans and 
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,11 +69,10 @@ def sweep(
     if dry_run:
         _dry_run(request)
         return
-    from ..errors import ModelError
-    from ..run.summary import nothing_answered, outcomes
     from ..run.sweep import execute
     from ..terminal.progress import RunProgress
-    from ..terminal.run_text import nothing_answered_line, stats_text, summary_lines
+    from ..terminal.run_text import stats_text
+    from .echo import end_of_run
 
     start = time.monotonic()
     cells = request.cells()
@@ -91,14 +89,7 @@ def sweep(
     console.print(f"{'interrupted' if interrupted else 'done'}: {answered} answered now, "
                   f"{sum(s.skipped for s in summaries)} already done, {time.monotonic() - start:.1f} s"
                   + (f"; {usage}" if usage else ""), soft_wrap=True)
-    for line in summary_lines(outcomes(summaries)):
-        console.print(line, soft_wrap=True)
-    if interrupted:
-        console.print("[yellow]interrupted: answers so far are saved; run the same command to resume[/yellow]")
-        sys.exit(130)
-    if nothing_answered(summaries):
-        console.print(nothing_answered_line(), soft_wrap=True)
-        sys.exit(ModelError.exit_code)
+    end_of_run(summaries)
     _table(out, metric, resamples)
 
 
