@@ -124,8 +124,9 @@ def _class_entry(spec: str, obj: Any, what: str, warnings: tuple[str, ...] = ())
 
 def _shadowed(names: list[str], builtin: str) -> tuple[str, ...]:
     out = []
+    installed = {ep.name: ep for ep in plugins.installed()}  # one scan of the entry points
     for name in names:
-        ep = plugins.find(name)
+        ep = installed.get(name)
         if ep is not None:
             out.append(f"the plugin {ep.name!r} ({ep.value}, from {plugins.distribution(ep)}) is shadowed by "
                        f"the built-in {builtin}; rename it in its entry point to use it")
